@@ -1,0 +1,29 @@
+# Two commands on a fresh machine: `make run` and `make test`. Both install first.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.install.stamp
+
+.PHONY: install run test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/satwatch run
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy satwatch flows
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/bench_simulate.py
+
+clean:
+	rm -rf $(VENV) data/archive data/outputs data/prefect

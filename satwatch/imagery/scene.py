@@ -1,0 +1,325 @@
+"""The scene: one acquisition of one sensor over one AOI, as an array with georeferencing and provenance.
+
+Scene file contract (DESIGN.md): a cloud-optimized GeoTIFF in any CRS with
+
+- one band per name in :attr:`Scene.bands`, band descriptions set to those names (``B02``.. ``B12`` and ``SCL``
+  for Sentinel-2 L2A; ``VV``, ``VH`` for Sentinel-1 GRD; ``R``, ``G``, ``B``, ``N`` for very-high-resolution);
+- float32 values: reflectance 0..1 (Sentinel-2, VHR), sigma0 in dB (Sentinel-1), SCL class codes 0..11;
+- nodata = NaN;
+- tags ``SATWATCH_SENSOR``, ``SATWATCH_ACQUIRED`` (UTC ISO 8601), ``SATWATCH_SOURCE``, ``SATWATCH_SIMULATED``
+  (``true``/``false``), ``SATWATCH_AOI`` and ``SATWATCH_SCENE_ID``.
+
+Writes are atomic: the file is written under a temporary name in the destination folder and renamed into
+place, so an interrupted write never leaves a file at the final path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import rasterio
+import rasterio.shutil
+from affine import Affine
+from pyproj import CRS, Geod, Transformer
+from rasterio.io import MemoryFile
+from rasterio.windows import Window
+from shapely.geometry import Polygon, box
+from shapely.ops import transform as shp_transform
+
+from satwatch.errors import InputFileError, SceneFormatError
+
+__all__ = [
+    "SENSORS",
+    "SENSOR_BANDS",
+    "Scene",
+    "SceneMeta",
+    "format_acquired",
+    "ground_sample_distance_m",
+    "parse_acquired",
+    "read_scene",
+    "read_scene_meta",
+    "write_scene",
+]
+
+SENSORS = ("s2", "s1", "vhr")
+SENSOR_BANDS: dict[str, tuple[str, ...]] = {
+    "s2": ("B02", "B03", "B04", "B08", "B11", "B12", "SCL"),
+    "s1": ("VV", "VH"),
+    "vhr": ("R", "G", "B", "N"),
+}
+"""Bands the shipped sources write per sensor; readers accept subsets and say what is missing."""
+_SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def parse_acquired(text: str) -> datetime:
+    """Parse an ISO 8601 date or date-time to an aware UTC datetime (naive input is taken as UTC).
+
+    Example:
+        >>> parse_acquired("2024-10-08T01:52:30Z").isoformat()
+        '2024-10-08T01:52:30+00:00'
+    """
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise SceneFormatError(f"acquisition time {text!r} is not ISO 8601 (YYYY-MM-DD[THH:MM:SSZ])") from exc
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def format_acquired(value: datetime) -> str:
+    """Format a datetime as UTC ISO 8601 with a ``Z`` suffix, to the second."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class SceneMeta:
+    """Provenance of a scene: what it is, when, from where. Stored as GeoTIFF tags."""
+
+    sensor: str
+    """``s2`` (Sentinel-2 L2A), ``s1`` (Sentinel-1 GRD) or ``vhr`` (very high resolution, <= 1 m)."""
+    acquired: datetime
+    """Acquisition time, timezone-aware UTC."""
+    source: str
+    """Where it came from: ``simulated``, ``sentinel-hub``, ``cdse``, ``import``..."""
+    simulated: bool
+    """True when the pixels were rendered by the simulator: a demonstration, never evidence."""
+    aoi: str = ""
+    """Id of the AOI the scene was taken for (empty when unknown)."""
+    scene_id: str = ""
+    """Unique id; default ``<aoi>_<sensor>_<YYYYMMDDTHHMMSS>``."""
+
+    def __post_init__(self) -> None:
+        if self.sensor not in SENSORS:
+            raise SceneFormatError(f"sensor {self.sensor!r} is not one of {', '.join(SENSORS)}")
+        if self.acquired.tzinfo is None:
+            object.__setattr__(self, "acquired", self.acquired.replace(tzinfo=UTC))
+        if not self.scene_id:
+            stamp = self.acquired.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+            object.__setattr__(self, "scene_id", _SAFE_ID.sub("-", f"{self.aoi or 'scene'}_{self.sensor}_{stamp}"))
+
+    def tags(self) -> dict[str, str]:
+        """Return the GeoTIFF tags of the scene file contract."""
+        return {
+            "SATWATCH_SENSOR": self.sensor,
+            "SATWATCH_ACQUIRED": format_acquired(self.acquired),
+            "SATWATCH_SOURCE": self.source,
+            "SATWATCH_SIMULATED": "true" if self.simulated else "false",
+            "SATWATCH_AOI": self.aoi,
+            "SATWATCH_SCENE_ID": self.scene_id,
+        }
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, str], where: str) -> SceneMeta:
+        """Build from GeoTIFF tags, raising :class:`SceneFormatError` naming ``where`` if one is missing."""
+        missing = [k for k in ("SATWATCH_SENSOR", "SATWATCH_ACQUIRED", "SATWATCH_SOURCE", "SATWATCH_SIMULATED")
+                   if k not in tags]
+        if missing:
+            raise SceneFormatError(
+                f"{where} is not a satwatch scene (missing tags {missing}); bring your own GeoTIFFs in with "
+                "`satwatch archive import`"
+            )
+        simulated = tags["SATWATCH_SIMULATED"].strip().lower()
+        if simulated not in ("true", "false"):
+            raise SceneFormatError(f"{where}: SATWATCH_SIMULATED must be true or false, not {simulated!r}")
+        return cls(
+            sensor=tags["SATWATCH_SENSOR"],
+            acquired=parse_acquired(tags["SATWATCH_ACQUIRED"]),
+            source=tags["SATWATCH_SOURCE"],
+            simulated=simulated == "true",
+            aoi=tags.get("SATWATCH_AOI", ""),
+            scene_id=tags.get("SATWATCH_SCENE_ID", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Pixels, georeferencing and provenance of one acquisition."""
+
+    data: npt.NDArray[np.float32] = field(repr=False)
+    """Array of shape ``(bands, height, width)``, float32, NaN where there is no data."""
+    bands: tuple[str, ...]
+    """Band names in array order, for example ``("B02", "B03", "B04", "B08", "B11", "B12", "SCL")``."""
+    crs: CRS
+    """CRS of the pixel grid (the AOI's UTM zone for the shipped sources)."""
+    transform: Affine
+    """Affine pixel-to-CRS transform (upper-left corner of pixel (0, 0)); units of ``crs``."""
+    meta: SceneMeta
+    """Provenance: sensor, acquisition time, source, simulated flag, AOI and id."""
+
+    def __post_init__(self) -> None:
+        if self.data.ndim != 3 or self.data.shape[0] != len(self.bands):
+            raise SceneFormatError(
+                f"scene data has shape {self.data.shape}; expected ({len(self.bands)}, height, width) for bands "
+                f"{self.bands}"
+            )
+        if len(set(self.bands)) != len(self.bands):
+            raise SceneFormatError(f"scene band names repeat: {self.bands}")
+
+    @property
+    def height(self) -> int:
+        """Rows of pixels."""
+        return int(self.data.shape[1])
+
+    @property
+    def width(self) -> int:
+        """Columns of pixels."""
+        return int(self.data.shape[2])
+
+    @property
+    def gsd_m(self) -> float:
+        """True ground sample distance at the scene centre, metres (see :func:`ground_sample_distance_m`)."""
+        return ground_sample_distance_m(self.crs, self.transform, self.width, self.height)
+
+    def band(self, name: str) -> npt.NDArray[np.float32]:
+        """Return one band as a ``(height, width)`` view; raises :class:`SceneFormatError` if absent."""
+        try:
+            return self.data[self.bands.index(name)]
+        except ValueError:
+            raise SceneFormatError(
+                f"scene {self.meta.scene_id} has no band {name}; it has {', '.join(self.bands)}"
+            ) from None
+
+    def footprint(self) -> Polygon:
+        """Outline of the pixel grid in EPSG:4326 (lon/lat), densified so curved edges stay close."""
+        x0, y0 = self.transform * (0, 0)
+        x1, y1 = self.transform * (self.width, self.height)
+        outline = box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)).segmentize(
+            max(abs(x1 - x0), abs(y1 - y0)) / 16
+        )
+        tr = Transformer.from_crs(self.crs, 4326, always_xy=True)
+        return shp_transform(tr.transform, outline)
+
+    def with_meta(self, **changes: Any) -> Scene:
+        """Return a copy with some :class:`SceneMeta` fields replaced."""
+        return replace(self, meta=replace(self.meta, **changes))
+
+
+def ground_sample_distance_m(crs: CRS, transform: Affine, width: int, height: int) -> float:
+    """Ground distance covered by one pixel at the grid centre, in metres (geometric mean of x and y).
+
+    Measured geodesically, so it is right for EPSG:3857 files (whose 10 m "pixels" are 10 m x cos(lat) on the
+    ground) and for geographic CRSs in degrees alike.
+    """
+    cx, cy = width / 2.0, height / 2.0
+    pts = [transform * (cx, cy), transform * (cx + 1, cy), transform * (cx, cy + 1)]
+    tr = Transformer.from_crs(crs, 4326, always_xy=True)
+    (lon0, lat0), (lon1, lat1), (lon2, lat2) = (tr.transform(x, y) for x, y in pts)
+    geod = Geod(ellps="WGS84")
+    dx = geod.inv(lon0, lat0, lon1, lat1)[2]
+    dy = geod.inv(lon0, lat0, lon2, lat2)[2]
+    return float(np.sqrt(abs(dx * dy)))
+
+
+@contextlib.contextmanager
+def atomic_path(final: Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``final``; on success rename it onto ``final``, on failure delete it.
+
+    The temporary name starts with ``.`` and ends with ``.partial`` so readers never mistake it for a scene.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f"{suffix}.partial", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_scene(scene: Scene, path: str | Path) -> Path:
+    """Write ``scene`` as a cloud-optimized GeoTIFF at ``path``, atomically (temp file + rename).
+
+    Returns the path written. The bytes depend only on the scene's contents (no timestamps), so the same
+    scene always gives the same file.
+    """
+    final = Path(path)
+    profile = {
+        "driver": "GTiff",
+        "width": scene.width,
+        "height": scene.height,
+        "count": len(scene.bands),
+        "dtype": "float32",
+        "crs": scene.crs.to_wkt(),
+        "transform": scene.transform,
+        "nodata": float("nan"),
+    }
+    with atomic_path(final) as tmp, MemoryFile() as mem:
+        with mem.open(**profile) as dst:
+            dst.write(scene.data.astype(np.float32, copy=False))
+            for i, name in enumerate(scene.bands, start=1):
+                dst.set_band_description(i, name)
+            dst.update_tags(**scene.meta.tags())
+        with mem.open() as src:
+            rasterio.shutil.copy(
+                src, tmp, driver="COG", compress="DEFLATE", predictor="3", blocksize=256,
+                overview_resampling="average", num_threads="1",
+            )
+    return final
+
+
+def _open_checked(path: Path) -> rasterio.io.DatasetReader:
+    if not path.is_file():
+        raise InputFileError(f"scene file {path} does not exist")
+    try:
+        return rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise SceneFormatError(f"{path} is not a readable GeoTIFF: {exc}") from exc
+
+
+def _band_names(src: rasterio.io.DatasetReader, path: Path) -> tuple[str, ...]:
+    names = tuple(d or "" for d in src.descriptions)
+    if not all(names):
+        raise SceneFormatError(
+            f"{path}: bands have no descriptions naming them (B02.., VV/VH, R/G/B/N); import the file with "
+            "`satwatch archive import --bands ...`"
+        )
+    return names
+
+
+def read_scene_meta(path: str | Path) -> tuple[SceneMeta, tuple[str, ...], CRS, Affine, int, int]:
+    """Read only the header: ``(meta, bands, crs, transform, width, height)``, without pixels."""
+    p = Path(path)
+    with _open_checked(p) as src:
+        meta = SceneMeta.from_tags(src.tags(), str(p))
+        if src.crs is None:
+            raise SceneFormatError(f"{p} has no CRS; a scene must be georeferenced")
+        return meta, _band_names(src, p), CRS.from_user_input(src.crs.to_wkt()), src.transform, src.width, src.height
+
+
+def read_scene(path: str | Path, window: Window | None = None) -> Scene:
+    """Read a scene file (or a window of it) into memory.
+
+    Args:
+        path: a GeoTIFF following the scene file contract.
+        window: optional pixel window; the returned transform is that window's.
+
+    Raises:
+        InputFileError: the file does not exist.
+        SceneFormatError: it is not a GeoTIFF, or lacks band names, tags or a CRS.
+    """
+    p = Path(path)
+    with _open_checked(p) as src:
+        meta = SceneMeta.from_tags(src.tags(), str(p))
+        bands = _band_names(src, p)
+        if src.crs is None:
+            raise SceneFormatError(f"{p} has no CRS; a scene must be georeferenced")
+        data = src.read(window=window, out_dtype="float32")
+        nodata = src.nodata
+        if nodata is not None and not np.isnan(nodata):
+            data[data == nodata] = np.nan
+        transform = src.window_transform(window) if window is not None else src.transform
+        return Scene(data=data, bands=bands, crs=CRS.from_user_input(src.crs.to_wkt()), transform=transform,
+                     meta=meta)
