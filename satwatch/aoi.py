@@ -17,11 +17,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pyproj
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
@@ -86,8 +88,9 @@ class AOI:
         if not self.crosses_antimeridian:
             b = self.geometry.bounds
             return (b[0], b[1], b[2], b[3])
-        east = [g for g in self.geometry.geoms if g.bounds[0] >= 0]
-        west = [g for g in self.geometry.geoms if g.bounds[0] < 0]
+        parts = list(getattr(self.geometry, "geoms", [self.geometry]))
+        east = [g for g in parts if g.bounds[0] >= 0]
+        west = [g for g in parts if g.bounds[0] < 0]
         return (
             min(g.bounds[0] for g in east),
             self.geometry.bounds[1],
@@ -149,8 +152,19 @@ def _unwrap(geom: BaseGeometry) -> BaseGeometry:
     b = geom.bounds
     if not (b[0] <= -179.999999 and b[2] >= 179.999999):
         return geom
-    shifted = shp_transform(lambda x, y: (x % 360.0, y), geom)
+    shifted = _map_lon(geom, lambda lon: lon % 360.0)
     return shapely.union_all([shapely.make_valid(g) for g in getattr(shifted, "geoms", [shifted])])
+
+
+def _map_lon(geom: BaseGeometry, fn: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]]) -> BaseGeometry:
+    """Apply ``fn`` to every longitude of ``geom`` (vectorised), keeping latitudes."""
+
+    def _xy(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        out = coords.copy()
+        out[:, 0] = fn(coords[:, 0])
+        return out
+
+    return shapely.transform(geom, _xy)
 
 
 def _split_antimeridian(geom: BaseGeometry) -> BaseGeometry:
@@ -158,15 +172,15 @@ def _split_antimeridian(geom: BaseGeometry) -> BaseGeometry:
     minx, _, maxx, _ = geom.bounds
     if maxx - minx > 180.0:
         # A ring that jumps from +179 to -179: move the western longitudes east by 360.
-        geom = shp_transform(lambda x, y: (x + 360.0 * (x < 0), y), geom)
+        geom = _map_lon(geom, lambda lon: lon + 360.0 * (lon < 0))
         minx, _, maxx, _ = geom.bounds
     if minx < -180.0:
-        geom = shp_transform(lambda x, y: (x + 360.0, y), geom)
+        geom = _map_lon(geom, lambda lon: lon + 360.0)
         minx, _, maxx, _ = geom.bounds
     if maxx <= 180.0:
         return geom
     east = geom.intersection(box(-180.0, -90.0, 180.0, 90.0))
-    west = shp_transform(lambda x, y: (x - 360.0, y), geom.intersection(box(180.0, -90.0, 540.0, 90.0)))
+    west = _map_lon(geom.intersection(box(180.0, -90.0, 540.0, 90.0)), lambda lon: lon - 360.0)
     parts: list[Polygon] = []
     for g in (east, west):
         parts.extend(p for p in getattr(g, "geoms", [g]) if isinstance(p, Polygon) and not p.is_empty)
@@ -177,10 +191,8 @@ def _as_list(value: Any) -> tuple[str, ...]:
     if value is None:
         return CLASSES
     if isinstance(value, str):
-        items = [v.strip() for v in value.split(",") if v.strip()]
-    else:
-        items = [str(v) for v in value]
-    return tuple(items)
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return tuple(str(v) for v in value)
 
 
 def validate_aoi(raw_id: Any, geom: BaseGeometry | None, props: dict[str, Any], where: str) -> AOI:
@@ -214,9 +226,11 @@ def validate_aoi(raw_id: Any, geom: BaseGeometry | None, props: dict[str, Any], 
     bad = sorted(set(watch) - set(CLASSES))
     if bad:
         raise AOIError(f"{where}: AOI {aoi_id!r} watches unknown classes {bad}; allowed: {list(CLASSES)}")
+    if not isinstance(geom, MultiPolygon | Polygon):
+        raise AOIError(f"{where}: AOI {aoi_id!r} does not form a polygon after splitting at the antimeridian")
     return AOI(
         id=aoi_id,
-        geometry=geom if isinstance(geom, MultiPolygon | Polygon) else MultiPolygon([geom]),
+        geometry=geom,
         name=str(props.get("name") or aoi_id),
         country=str(props.get("country") or ""),
         watch=watch,

@@ -13,9 +13,9 @@ __all__ = [
     "CredentialsError",
     "DetectionError",
     "InputFileError",
+    "SatwatchError",
     "ScenarioError",
     "SceneFormatError",
-    "SatwatchError",
     "UnknownAOIError",
     "UsageError",
 ]

@@ -182,11 +182,12 @@ class Scene:
     def band(self, name: str) -> npt.NDArray[np.float32]:
         """Return one band as a ``(height, width)`` view; raises :class:`SceneFormatError` if absent."""
         try:
-            return self.data[self.bands.index(name)]
+            band: npt.NDArray[np.float32] = self.data[self.bands.index(name)]
         except ValueError:
             raise SceneFormatError(
                 f"scene {self.meta.scene_id} has no band {name}; it has {', '.join(self.bands)}"
             ) from None
+        return band
 
     def footprint(self) -> Polygon:
         """Outline of the pixel grid in EPSG:4326 (lon/lat), densified so curved edges stay close."""
