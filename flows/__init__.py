@@ -1,1 +1,1 @@
-"""satwatch."""
+"""Prefect flows: thin orderings of satwatch functions, installed as ``satwatch.flows``."""

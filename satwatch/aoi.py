@@ -117,9 +117,9 @@ class AOI:
         zone = min(60, int((lon + 180.0) // 6.0) + 1)
         return (32600 if lat >= 0 else 32700) + zone
 
-    def geometry_in(self, epsg: int) -> BaseGeometry:
-        """Return the geometry projected to ``epsg`` (metres for UTM), unsplit across the antimeridian."""
-        tr = pyproj.Transformer.from_crs(4326, epsg, always_xy=True)
+    def geometry_in(self, crs: int | str | pyproj.CRS) -> BaseGeometry:
+        """Return the geometry projected to ``crs`` (an EPSG code or CRS), unsplit across the antimeridian."""
+        tr = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
         return shp_transform(tr.transform, _unwrap(self.geometry))
 
     def to_feature(self) -> dict[str, Any]:

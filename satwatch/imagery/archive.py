@@ -2,13 +2,14 @@
 
 A scene counts as archived only when both its GeoTIFF and its STAC Item exist. Both are written atomically
 (temporary file + rename) and the Item last, so a run killed midway leaves at most a hidden ``*.partial``
-file, which is never listed and is swept by :meth:`Archive.sweep_partials`.
+file (``.<name>.<random>.partial``), which is never listed and is swept by :meth:`Archive.sweep_partials`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -147,13 +148,18 @@ class Archive:
                 if sensor_dir.is_dir():
                     yield from sorted(sensor_dir.glob("[!.]*.tif"))
 
-    def sweep_partials(self) -> int:
-        """Delete leftovers of interrupted writes (``.*.partial`` files); return how many were removed."""
+    def sweep_partials(self, older_than_s: float = 3600.0) -> int:
+        """Delete leftovers of interrupted writes (``.*.partial*`` files) older than ``older_than_s`` seconds.
+
+        The age limit keeps a write in progress in another process safe. Returns how many were removed.
+        """
         n = 0
         if self.root.is_dir():
-            for p in self.root.rglob(".*.partial"):
-                p.unlink(missing_ok=True)
-                n += 1
+            now = time.time()
+            for p in self.root.rglob(".*.partial*"):
+                if now - p.stat().st_mtime >= older_than_s:
+                    p.unlink(missing_ok=True)
+                    n += 1
         return n
 
 

@@ -224,10 +224,11 @@ def ground_sample_distance_m(crs: CRS, transform: Affine, width: int, height: in
 def atomic_path(final: Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``final``; on success rename it onto ``final``, on failure delete it.
 
-    The temporary name starts with ``.`` and ends with ``.partial`` so readers never mistake it for a scene.
+    The temporary name is hidden (starts with ``.``) and holds ``.partial`` so no reader mistakes it for a
+    finished file; ``suffix`` (e.g. ``.gpkg``) ends it, for drivers that look at the extension.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f"{suffix}.partial", dir=final.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".partial{suffix}", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

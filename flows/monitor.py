@@ -1,0 +1,74 @@
+"""The ``monitor`` flow: search, fetch, detect and publish one monitoring run.
+
+Thin on purpose: every step is a function of ``satwatch.monitor``; this file adds retries on the tasks that do
+I/O, fan-out over scenes, and Prefect's run record. Addressed by path from ``prefect.yaml``
+(``flows/monitor.py:monitor``) and importable as ``satwatch.flows.monitor``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.tasks import exponential_backoff
+
+from satwatch.aoi import AOI
+from satwatch.imagery.source import Acquisition
+from satwatch.monitor import MonitorRequest, SceneResult, build_request, finish_run, new_run_dir, open_source
+from satwatch.monitor import process_scene as _process_scene
+from satwatch.settings import load_settings
+
+_IO_RETRIES = {"retries": 3, "retry_delay_seconds": exponential_backoff(backoff_factor=2), "retry_jitter_factor": 0.5}
+
+
+@task(name="search", **_IO_RETRIES)  # type: ignore[call-overload]
+def search(request: MonitorRequest, aoi: AOI, sensor: str) -> list[Acquisition]:
+    """List the acquisitions of one AOI and sensor in the request's period."""
+    return open_source(request).search(aoi, request.start, request.end, sensor)
+
+
+@task(name="fetch", **_IO_RETRIES)  # type: ignore[call-overload]
+def fetch(request: MonitorRequest, acquisition: Acquisition, aoi: AOI, archive_root: str) -> str:
+    """Bring one acquisition into the archive (no-op when it is there) and return the scene path."""
+    return str(open_source(request).fetch(acquisition, aoi, Path(archive_root)))
+
+
+@task(name="detect")
+def detect(scene_path: str, aoi: AOI, detector: str, run_dir: str) -> SceneResult:
+    """Detect objects in one scene and measure what it observed."""
+    return _process_scene(scene_path, aoi, detector, run_dir)
+
+
+@task(name="publish", **_IO_RETRIES)  # type: ignore[call-overload]
+def publish(request: MonitorRequest, results: list[SceneResult], run_dir: str, started: datetime) -> str:
+    """Write the run folder's outputs; return the path of run.json."""
+    return str(finish_run(request, results, run_dir, started))
+
+
+@flow(name="monitor", log_prints=True)
+def monitor(
+    aois: list[str] | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    sensors: list[str] | None = None,
+    source: str = "simulated",
+    scenario: str | None = None,
+    detector: str = "baseline",
+) -> str:
+    """Monitor AOIs over a period and return the run folder (with no arguments: the demo scenario)."""
+    started = datetime.now(UTC)
+    request = build_request(aois, start, end, sensors, source, scenario, detector)
+    settings = load_settings()
+    run_dir = str(new_run_dir(settings.outputs_dir, request))
+    archive_root = str(settings.archive_dir)
+    pending = []
+    for aoi in request.aois:
+        for sensor in request.sensors:
+            for acquisition in search(request, aoi, sensor):
+                pending.append((aoi, fetch.submit(request, acquisition, aoi, archive_root)))
+    detected = [detect.submit(path, aoi, request.detector, run_dir) for aoi, path in pending]
+    results = [d.result() for d in detected]
+    publish(request, results, run_dir, started)
+    print(f"{len(results)} scenes processed; outputs in {run_dir}")
+    return run_dir

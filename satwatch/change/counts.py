@@ -1,0 +1,57 @@
+"""Counts per AOI, sensor, acquisition and class, each with the observability it was made under."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from satwatch.change.observability import Observability
+
+__all__ = ["COUNT_COLUMNS", "count_table"]
+
+COUNT_COLUMNS = (
+    "aoi", "sensor", "acquired", "scene_id", "class", "count", "area_m2", "observed_fraction", "cloud_fraction",
+    "min_object_length_m", "simulated",
+)
+
+
+def count_table(
+    detections: gpd.GeoDataFrame,
+    observations: Sequence[Observability],
+    classes: Sequence[str],
+    simulated: bool,
+) -> pd.DataFrame:
+    """Count detections per scene and class, zeros included, with each scene's observability.
+
+    Args:
+        detections: detections of the scenes (DESIGN.md contract; needs ``scene_id``, ``class``, ``area_m2``).
+        observations: one :class:`Observability` per scene processed (a scene with no detections still gets
+            rows with ``count = 0``: "nothing seen" is a measurement, with its observed fraction).
+        classes: the classes the detector can report; only these get rows.
+        simulated: whether the imagery was simulated (copied to every row).
+
+    Returns:
+        One row per (scene, class) with columns :data:`COUNT_COLUMNS`, sorted by aoi, sensor, acquired, class.
+        ``area_m2`` is the summed area of polygon detections (encampments, vehicle parks); 0 for points.
+    """
+    rows = []
+    by_key: dict[tuple[str, str], pd.DataFrame] = {}
+    if len(detections):
+        for (scene_id, cls), grp in detections.groupby(["scene_id", "class"]):
+            by_key[(str(scene_id), str(cls))] = grp
+    for obs in observations:
+        for cls in classes:
+            grp = by_key.get((obs.scene_id, cls))
+            n = 0 if grp is None else len(grp)
+            area = 0.0 if grp is None else float(np.nansum(grp["area_m2"].to_numpy(dtype=float)))
+            rows.append({
+                "aoi": obs.aoi, "sensor": obs.sensor, "acquired": obs.acquired, "scene_id": obs.scene_id,
+                "class": cls, "count": n, "area_m2": round(area, 1), "observed_fraction": obs.observed_fraction,
+                "cloud_fraction": obs.cloud_fraction, "min_object_length_m": obs.min_object_length_m,
+                "simulated": simulated,
+            })
+    table = pd.DataFrame(rows, columns=list(COUNT_COLUMNS))
+    return table.sort_values(["aoi", "sensor", "acquired", "class"], ignore_index=True)

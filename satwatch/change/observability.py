@@ -1,0 +1,92 @@
+"""Observability: how much of an AOI one acquisition actually shows, and the smallest object it can show.
+
+A count is only a count of the AOI when the AOI was observed. For every scene this module measures, inside the
+AOI polygon:
+
+- ``valid_fraction``: share of the AOI area covered by valid pixels (inside the footprint, not nodata);
+- ``cloud_fraction``: share of the valid AOI pixels flagged cloud, cloud shadow or cirrus by the Sentinel-2
+  scene classification (SCL 3, 8, 9, 10); 0 for Sentinel-1, which sees through cloud;
+- ``observed_fraction``: share of the AOI area that is valid and clear: the honest denominator of a count;
+- ``min_object_length_m``: the shortest object the sensor can resolve at the scene's ground sample distance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rasterio.features import geometry_mask
+
+from satwatch.aoi import AOI
+from satwatch.imagery.scene import Scene, format_acquired
+
+__all__ = ["MIN_OBJECT_PIXELS", "SCL_NOT_CLEAR", "Observability", "min_object_length_m", "observe"]
+
+SCL_NOT_CLEAR = (3.0, 8.0, 9.0, 10.0)
+"""Sentinel-2 SCL classes that hide the ground: cloud shadow, cloud medium/high probability, thin cirrus."""
+MIN_OBJECT_PIXELS = {"s2": 2.5, "s1": 3.0, "vhr": 3.0}
+"""Shortest resolvable object in pixels: ~25 m ships at Sentinel-2's 10 m; Sentinel-1 IW GRD has ~20 x 22 m
+resolution on 10 m pixels, so ~30 m; very-high-resolution imagery resolves ~3 pixels (1.5 m at 0.5 m: cars)."""
+
+
+@dataclass(frozen=True)
+class Observability:
+    """What one scene shows of one AOI."""
+
+    scene_id: str
+    """Id of the scene measured."""
+    aoi: str
+    """Id of the AOI."""
+    sensor: str
+    """``s2``, ``s1`` or ``vhr``."""
+    acquired: str
+    """Acquisition time, UTC ISO 8601."""
+    gsd_m: float
+    """Ground sample distance of the scene, metres."""
+    valid_fraction: float
+    """Share 0..1 of the AOI area covered by valid (non-nodata) pixels."""
+    cloud_fraction: float
+    """Share 0..1 of the valid AOI pixels under cloud, shadow or cirrus (0 for radar)."""
+    observed_fraction: float
+    """Share 0..1 of the AOI area valid and clear: what a count really covers."""
+    min_object_length_m: float
+    """Shortest object (metres) resolvable at this resolution; smaller objects cannot be counted."""
+
+
+def min_object_length_m(sensor: str, gsd_m: float) -> float:
+    """Shortest resolvable object length in metres for ``sensor`` at ``gsd_m`` metres per pixel."""
+    return round(MIN_OBJECT_PIXELS.get(sensor, 3.0) * gsd_m, 2)
+
+
+def observe(scene: Scene, aoi: AOI) -> Observability:
+    """Measure what ``scene`` shows of ``aoi`` (see the module docstring).
+
+    The AOI polygon is projected to the scene's CRS and rasterised on its grid (pixel centres inside count).
+    AOI area outside the scene grid counts as not observed.
+    """
+    geom = aoi.geometry_in(scene.crs)
+    inside = ~geometry_mask([geom], out_shape=(scene.height, scene.width), transform=scene.transform)
+    pixel_area = abs(scene.transform.a * scene.transform.e - scene.transform.b * scene.transform.d)
+    aoi_pixels = max(geom.area / pixel_area, float(inside.sum()), 1.0)
+    valid = np.isfinite(scene.data).all(axis=0) & inside
+    n_valid = float(valid.sum())
+    if "SCL" in scene.bands:
+        scl = scene.band("SCL")
+        cloudy = valid & np.isin(scl, SCL_NOT_CLEAR)
+        valid &= ~np.isin(scl, (0.0,))
+        n_valid = float(valid.sum())
+    else:
+        cloudy = np.zeros_like(valid)
+    n_cloud = float(cloudy.sum())
+    gsd = scene.gsd_m
+    return Observability(
+        scene_id=scene.meta.scene_id,
+        aoi=aoi.id,
+        sensor=scene.meta.sensor,
+        acquired=format_acquired(scene.meta.acquired),
+        gsd_m=round(gsd, 3),
+        valid_fraction=round(min(1.0, n_valid / aoi_pixels), 4),
+        cloud_fraction=round(n_cloud / n_valid, 4) if n_valid else 0.0,
+        observed_fraction=round(min(1.0, (n_valid - n_cloud) / aoi_pixels), 4),
+        min_object_length_m=min_object_length_m(scene.meta.sensor, gsd),
+    )

@@ -1,0 +1,311 @@
+"""The main job as plain functions: plan a monitoring run, process each scene, write the run folder.
+
+The Prefect flow ``flows/monitor.py`` only puts these in order and adds retries and fan-out; a notebook user
+or a test calls them directly::
+
+    request = build_request(["ru_dunai"], date(2024, 9, 1), date(2024, 9, 30), scenario_path="scenarios/tiny.yaml")
+    source = open_source(request)
+    run_dir = new_run_dir(load_settings().outputs_dir, request)
+    results = [process_scene(source.fetch(acq, aoi, archive_root), aoi, request.detector, run_dir)
+               for aoi in request.aois for sensor in request.sensors
+               for acq in source.search(aoi, request.start, request.end, sensor)]
+    finish_run(request, results, run_dir, started)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import platform
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+from shapely import wkt
+
+from satwatch.aoi import AOI, resolve_aois
+from satwatch.change.counts import count_table
+from satwatch.change.observability import Observability, observe
+from satwatch.detection.detections import concat_detections, empty_detections
+from satwatch.detection.detector import get_detector
+from satwatch.errors import UsageError
+from satwatch.imagery.scene import SENSORS, read_scene
+from satwatch.imagery.source import ImagerySource
+from satwatch.outputs.files import write_csv, write_geojson, write_geopackage, write_json
+
+__all__ = [
+    "DEMO_SCENARIO",
+    "SIMULATED_NOTICE",
+    "MonitorRequest",
+    "SceneResult",
+    "build_request",
+    "finish_run",
+    "new_run_dir",
+    "open_source",
+    "process_scene",
+]
+
+log = logging.getLogger("satwatch")
+
+DEMO_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.yaml"
+"""The embedded demo: fictional activity on real AOI geometry, run by ``satwatch run`` with no arguments."""
+SOURCES = ("simulated",)
+SIMULATED_NOTICE = (
+    "SIMULATED imagery: every count, detection and change in this run comes from rendered scenes with planted "
+    "objects. It demonstrates the method and is not evidence about the real world."
+)
+
+
+@dataclass(frozen=True)
+class MonitorRequest:
+    """What one monitoring run covers."""
+
+    aois: tuple[AOI, ...]
+    """AOIs to monitor."""
+    start: date
+    """First day (UTC) of the period, inclusive."""
+    end: date
+    """Last day (UTC) of the period, inclusive."""
+    sensors: tuple[str, ...]
+    """Sensors to search, e.g. ``("s2", "s1")``."""
+    source: str = "simulated"
+    """Imagery source name."""
+    scenario_path: Path | None = None
+    """Simulation scenario YAML (simulated source only); None for a scenario with no planted activity."""
+    detector: str = "baseline"
+    """Detector name (see ``satwatch.detection.detector.get_detector``)."""
+    name: str = "monitor"
+    """Short label used in the run id (the scenario name for simulated runs)."""
+
+    @property
+    def simulated(self) -> bool:
+        """True when the imagery is simulated."""
+        return self.source == "simulated"
+
+
+@dataclass(frozen=True)
+class SceneResult:
+    """What processing one scene produced (small: paths and numbers, never pixels)."""
+
+    scene_path: str
+    """The archived scene GeoTIFF."""
+    detections_path: str
+    """Per-scene detections GeoJSON in the run folder."""
+    observability: Observability
+    """What the scene shows of the AOI."""
+    footprint_wkt: str
+    """Scene footprint, EPSG:4326 WKT."""
+    source: str
+    """Source the scene came from."""
+    simulated: bool
+    """True for simulated imagery."""
+    n_detections: int
+    """Number of detections in the scene."""
+    truth_path: str | None = None
+    """Simulator ground truth GeoJSON beside the scene, when there is one."""
+
+
+def build_request(
+    aois: Sequence[str] | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    sensors: Sequence[str] | None = None,
+    source: str = "simulated",
+    scenario_path: str | Path | None = None,
+    detector: str = "baseline",
+) -> MonitorRequest:
+    """Validate run parameters, filling gaps from the scenario (the demo scenario when nothing is given).
+
+    Raises:
+        UsageError: unknown source/sensor, end before start, or no period given without a scenario.
+        UnknownAOIError: an AOI is neither a catalog id nor a vector file.
+    """
+    from satwatch.imagery.scenario import load_scenario
+
+    if source not in SOURCES:
+        raise UsageError(f"--source {source!r} is not available; choose one of {', '.join(SOURCES)}")
+    if scenario_path is None and not aois and start is None and end is None:
+        scenario_path = DEMO_SCENARIO
+    scenario = load_scenario(scenario_path) if scenario_path is not None else None
+    aoi_specs = list(aois) if aois else (list(scenario.aois) if scenario else [])
+    if not aoi_specs:
+        raise UsageError("name at least one --aoi (or give a --scenario that lists its AOIs)")
+    if scenario is not None:
+        start = start or scenario.start
+        end = end or scenario.end
+        sensors = sensors or tuple(scenario.sensors)
+    if start is None or end is None:
+        raise UsageError("give --start and --end (YYYY-MM-DD), or a --scenario that has a period")
+    if end < start:
+        raise UsageError(f"--end {end} is before --start {start}")
+    sensors = tuple(sensors or ("s2", "s1"))
+    bad = [s for s in sensors if s not in SENSORS]
+    if bad:
+        raise UsageError(f"unknown sensor(s) {bad}; choose from {', '.join(SENSORS)}")
+    return MonitorRequest(
+        aois=tuple(resolve_aois(aoi_specs)),
+        start=start,
+        end=end,
+        sensors=sensors,
+        source=source,
+        scenario_path=Path(scenario_path) if scenario_path is not None else None,
+        detector=detector,
+        name=scenario.name if scenario is not None else "monitor",
+    )
+
+
+def open_source(request: MonitorRequest) -> ImagerySource:
+    """Return the imagery source the request names."""
+    from satwatch.imagery.scenario import Scenario, load_scenario
+    from satwatch.imagery.simulated import SimulatedSource
+
+    if request.scenario_path is not None:
+        scenario = load_scenario(request.scenario_path)
+    else:
+        scenario = Scenario.default([a.id for a in request.aois], request.start, request.end)
+    return SimulatedSource(scenario)
+
+
+def new_run_dir(outputs_dir: Path, request: MonitorRequest, now: datetime | None = None) -> Path:
+    """Create and return a new run folder ``<outputs_dir>/<UTC stamp>-<name>`` (suffixed if it exists)."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    label = re.sub(r"[^a-z0-9_-]+", "-", request.name.lower()).strip("-") or "run"
+    base = outputs_dir / f"{stamp}-{label}"
+    run_dir, i = base, 1
+    while run_dir.exists():
+        i += 1
+        run_dir = base.with_name(f"{base.name}-{i}")
+    (run_dir / "per_scene").mkdir(parents=True)
+    return run_dir
+
+
+def process_scene(scene_path: str | Path, aoi: AOI, detector: str, run_dir: str | Path) -> SceneResult:
+    """Detect objects in one archived scene and measure its observability of ``aoi``.
+
+    Writes ``<run_dir>/per_scene/<scene_id>.geojson`` and returns a small :class:`SceneResult`.
+    """
+    scene = read_scene(scene_path)
+    det = get_detector(detector).detect(scene)
+    out = Path(run_dir) / "per_scene" / f"{scene.meta.scene_id}.geojson"
+    write_geojson(det, out)
+    obs = observe(scene, aoi)
+    truth = Path(scene_path).with_suffix(".truth.geojson")
+    log.info("%s: %d detections, %.0f%% of %s observed", scene.meta.scene_id, len(det),
+             100 * obs.observed_fraction, aoi.id)
+    return SceneResult(
+        scene_path=str(scene_path),
+        detections_path=str(out),
+        observability=obs,
+        footprint_wkt=scene.footprint().wkt,
+        source=scene.meta.source,
+        simulated=scene.meta.simulated,
+        n_detections=len(det),
+        truth_path=str(truth) if truth.is_file() else None,
+    )
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("satwatch", "numpy", "rasterio", "geopandas", "shapely", "pyproj", "torch", "prefect", "sentinelhub"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    try:
+        import rasterio
+
+        out["gdal"] = str(rasterio.__gdal_version__)
+    except ImportError:  # pragma: no cover - rasterio is a hard dependency
+        pass
+    return out
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def finish_run(
+    request: MonitorRequest,
+    results: Sequence[SceneResult],
+    run_dir: str | Path,
+    started: datetime,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Aggregate per-scene results and write the run folder; return the path of ``run.json``.
+
+    Writes ``scenes.geojson``, ``detections.geojson``, ``counts.csv``, ``layers.gpkg`` (layers ``aois``,
+    ``scenes``, ``detections`` and, for simulated runs, ``simulated_truth``) and ``run.json``. Every feature
+    and row of a simulated run carries ``simulated = true``.
+    """
+    run = Path(run_dir)
+    simulated = request.simulated or any(r.simulated for r in results)
+    ordered = sorted(results, key=lambda r: (r.observability.aoi, r.observability.sensor, r.observability.acquired))
+    scenes = gpd.GeoDataFrame(
+        [
+            {**asdict(r.observability), "source": r.source, "simulated": r.simulated, "detections": r.n_detections,
+             "path": r.scene_path}
+            for r in ordered
+        ],
+        geometry=[wkt.loads(r.footprint_wkt) for r in ordered],
+        crs=4326,
+    ) if ordered else gpd.GeoDataFrame({"scene_id": [], "simulated": []}, geometry=[], crs=4326)
+    frames = [gpd.read_file(r.detections_path) for r in ordered]
+    detections = concat_detections(frames) if frames else empty_detections()
+    classes = get_detector(request.detector).classes
+    counts = count_table(detections, [r.observability for r in ordered], classes, simulated)
+    aois = gpd.GeoDataFrame(
+        [{**a.to_feature()["properties"], "simulated": simulated} for a in request.aois],
+        geometry=[a.geometry for a in request.aois],
+        crs=4326,
+    )
+    aois["watch"] = aois["watch"].map(",".join)
+    layers: dict[str, gpd.GeoDataFrame] = {"aois": aois, "scenes": scenes, "detections": detections}
+    truth_paths = [r.truth_path for r in ordered if r.truth_path]
+    if truth_paths:
+        truth = gpd.GeoDataFrame(pd.concat([gpd.read_file(p) for p in truth_paths], ignore_index=True), crs=4326)
+        layers["simulated_truth"] = truth
+        write_geojson(truth, run / "truth.geojson")
+    write_geojson(scenes, run / "scenes.geojson")
+    write_geojson(detections, run / "detections.geojson")
+    write_csv(counts, run / "counts.csv")
+    write_geopackage(layers, run / "layers.gpkg")
+    detector = get_detector(request.detector)
+    scenario: dict[str, Any] | None = None
+    if request.scenario_path is not None:
+        scenario = {"name": request.name, "path": str(request.scenario_path),
+                    "sha256": _sha256(Path(request.scenario_path))}
+    record: dict[str, Any] = {
+        "run_id": run.name,
+        "simulated": simulated,
+        "notice": SIMULATED_NOTICE if simulated else "Real imagery; see each output's resolution limits.",
+        "started": started.astimezone(UTC).isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "parameters": {
+            "aois": [a.id for a in request.aois],
+            "start": request.start.isoformat(),
+            "end": request.end.isoformat(),
+            "sensors": list(request.sensors),
+            "source": request.source,
+            "detector": request.detector,
+        },
+        "scenario": scenario,
+        "detector": {"name": detector.name, "classes": list(classes)},
+        "sources": sorted({r.source for r in ordered}) or [request.source],
+        "versions": _versions(),
+        "summary": {
+            "scenes": len(ordered),
+            "detections": len(detections),
+            "detections_by_aoi": {str(k): int(v) for k, v in detections.groupby("aoi").size().items()}
+            if len(detections) else {},
+        },
+        "outputs": sorted(p.name for p in run.iterdir() if p.is_file()) + ["run.json"],
+    }
+    record.update(extra or {})
+    return write_json(record, run / "run.json")
+
