@@ -28,7 +28,6 @@ import pyproj
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform as shp_transform
 
 from satwatch.errors import AOIError, InputFileError, UnknownAOIError
 
@@ -40,6 +39,7 @@ __all__ = [
     "MIN_AREA_KM2",
     "load_aoi_file",
     "load_catalog",
+    "project_geometry",
     "resolve_aoi",
     "resolve_aois",
 ]
@@ -119,8 +119,7 @@ class AOI:
 
     def geometry_in(self, crs: int | str | pyproj.CRS) -> BaseGeometry:
         """Return the geometry projected to ``crs`` (an EPSG code or CRS), unsplit across the antimeridian."""
-        tr = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
-        return shp_transform(tr.transform, _unwrap(self.geometry))
+        return project_geometry(_unwrap(self.geometry), 4326, crs)
 
     def to_feature(self) -> dict[str, Any]:
         """Return a GeoJSON Feature (RFC 7946) with the AOI's properties."""
@@ -137,6 +136,17 @@ class AOI:
             },
             "geometry": mapping(shapely.orient_polygons(self.geometry)),
         }
+
+
+def project_geometry(geom: BaseGeometry, src_crs: Any, dst_crs: Any) -> BaseGeometry:
+    """Reproject a shapely geometry from ``src_crs`` to ``dst_crs`` (EPSG codes, WKT or pyproj CRSs)."""
+    tr = pyproj.Transformer.from_crs(src_crs, dst_crs, always_xy=True)
+
+    def _xy(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        x, y = tr.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geom, _xy)
 
 
 def geodesic_area_km2(geom: BaseGeometry) -> float:

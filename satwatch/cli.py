@@ -157,7 +157,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 
 def _prefect_offline_env() -> None:
-    """Settings that let a flow run with no network: no telemetry, patient ephemeral server, our logs shown."""
+    """Set what lets a flow run with no network: no telemetry, a patient ephemeral server, our logs shown."""
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")

@@ -304,7 +304,7 @@ def finish_run(
             "detections_by_aoi": {str(k): int(v) for k, v in detections.groupby("aoi").size().items()}
             if len(detections) else {},
         },
-        "outputs": sorted(p.name for p in run.iterdir() if p.is_file()) + ["run.json"],
+        "outputs": [*sorted(p.name for p in run.iterdir() if p.is_file()), "run.json"],
     }
     record.update(extra or {})
     return write_json(record, run / "run.json")

@@ -34,8 +34,8 @@ from pyproj import CRS, Geod, Transformer
 from rasterio.io import MemoryFile
 from rasterio.windows import Window
 from shapely.geometry import Polygon, box
-from shapely.ops import transform as shp_transform
 
+from satwatch.aoi import project_geometry
 from satwatch.errors import InputFileError, SceneFormatError
 
 __all__ = [
@@ -191,13 +191,14 @@ class Scene:
 
     def footprint(self) -> Polygon:
         """Outline of the pixel grid in EPSG:4326 (lon/lat), densified so curved edges stay close."""
-        x0, y0 = self.transform * (0, 0)
-        x1, y1 = self.transform * (self.width, self.height)
+        x0, y0 = self.transform @ (0, 0)
+        x1, y1 = self.transform @ (self.width, self.height)
         outline = box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)).segmentize(
             max(abs(x1 - x0), abs(y1 - y0)) / 16
         )
-        tr = Transformer.from_crs(self.crs, 4326, always_xy=True)
-        return shp_transform(tr.transform, outline)
+        footprint = project_geometry(outline, self.crs, 4326)
+        assert isinstance(footprint, Polygon)
+        return footprint
 
     def with_meta(self, **changes: Any) -> Scene:
         """Return a copy with some :class:`SceneMeta` fields replaced."""
@@ -211,7 +212,7 @@ def ground_sample_distance_m(crs: CRS, transform: Affine, width: int, height: in
     ground) and for geographic CRSs in degrees alike.
     """
     cx, cy = width / 2.0, height / 2.0
-    pts = [transform * (cx, cy), transform * (cx + 1, cy), transform * (cx, cy + 1)]
+    pts = [transform @ (cx, cy), transform @ (cx + 1, cy), transform @ (cx, cy + 1)]
     tr = Transformer.from_crs(crs, 4326, always_xy=True)
     (lon0, lat0), (lon1, lat1), (lon2, lat2) = (tr.transform(x, y) for x, y in pts)
     geod = Geod(ellps="WGS84")

@@ -1,0 +1,46 @@
+"""Shared fixtures: every test runs with its own data folder and no user config."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from affine import Affine
+from pyproj import CRS
+
+from satwatch.imagery.scene import SENSOR_BANDS, Scene, SceneMeta
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("SATWATCH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SATWATCH_CONFIG", str(tmp_path / "no-config.toml"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    for var in ("SATWATCH_DEVICE", "SATWATCH_PROVIDER", "SATWATCH_SH_BASE_URL", "SATWATCH_SH_TOKEN_URL"):
+        monkeypatch.delenv(var, raising=False)
+    yield
+
+
+def make_scene(
+    sensor: str = "s2", height: int = 64, width: int = 80, aoi: str = "ru_dunai", seed: int = 0,
+    epsg: int = 32653, x0: float = 284_000.0, y0: float = 4_752_000.0, gsd: float = 10.0,
+) -> Scene:
+    """A small random scene following the contract (not realistic imagery)."""
+    rng = np.random.default_rng(seed)
+    bands = SENSOR_BANDS[sensor]
+    data = rng.random((len(bands), height, width), dtype=np.float32)
+    if "SCL" in bands:
+        data[bands.index("SCL")] = 6.0
+    return Scene(
+        data=data,
+        bands=bands,
+        crs=CRS.from_epsg(epsg),
+        transform=Affine(gsd, 0, x0, 0, -gsd, y0),
+        meta=SceneMeta(sensor=sensor, acquired=datetime(2024, 10, 8, 1, 52, 30, tzinfo=UTC), source="test",
+                       simulated=True, aoi=aoi),
+    )
