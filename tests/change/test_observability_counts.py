@@ -1,0 +1,69 @@
+import geopandas as gpd
+import numpy as np
+import pytest
+from affine import Affine
+from shapely.geometry import Point, box
+
+from satwatch.aoi import project_geometry, validate_aoi
+from satwatch.change.counts import COUNT_COLUMNS, count_table
+from satwatch.change.observability import observe
+from tests.conftest import make_scene
+
+
+def _aoi_covering_left_half(scene):  # type: ignore[no-untyped-def]
+    x0, y0 = scene.transform.c, scene.transform.f
+    w = scene.width * scene.transform.a
+    h = scene.height * scene.transform.e
+    half = box(x0, y0 + h, x0 + w / 2, y0)
+    return validate_aoi("half", project_geometry(half, scene.crs, 4326), {}, "test")
+
+
+def test_clear_scene_fully_observed() -> None:
+    scene = make_scene("s2", height=100, width=100)
+    obs = observe(scene, _aoi_covering_left_half(scene))
+    assert obs.valid_fraction == pytest.approx(1.0, abs=0.03)
+    assert obs.cloud_fraction == 0.0
+    assert obs.observed_fraction == pytest.approx(1.0, abs=0.03)
+    assert obs.min_object_length_m == pytest.approx(25.0, abs=0.1)
+
+
+def test_cloud_and_nodata_reduce_observed_fraction() -> None:
+    scene = make_scene("s2", height=100, width=100)
+    scl = scene.bands.index("SCL")
+    scene.data[scl, :25, :] = 9.0  # cloud over the top quarter
+    scene.data[:, 75:, :] = np.nan  # no data over the bottom quarter
+    obs = observe(scene, _aoi_covering_left_half(scene))
+    assert obs.valid_fraction == pytest.approx(0.75, abs=0.03)
+    assert obs.cloud_fraction == pytest.approx(1 / 3, abs=0.03)
+    assert obs.observed_fraction == pytest.approx(0.5, abs=0.03)
+
+
+def test_aoi_partly_outside_scene_is_not_observed_there() -> None:
+    scene = make_scene("s1", height=100, width=100)
+    shifted = make_scene("s1", height=100, width=100)
+    moved = type(shifted)(data=shifted.data, bands=shifted.bands, crs=shifted.crs,
+                          transform=Affine(10, 0, shifted.transform.c + 500, 0, -10, shifted.transform.f),
+                          meta=shifted.meta)
+    obs = observe(moved, _aoi_covering_left_half(scene))
+    assert obs.observed_fraction == pytest.approx(0.0, abs=0.03)
+    assert obs.cloud_fraction == 0.0
+
+
+def test_count_table_has_zero_rows_and_areas() -> None:
+    a = make_scene("s2", height=50, width=50)
+    b = make_scene("s2", height=50, width=50).with_meta(scene_id="other")
+    aoi = _aoi_covering_left_half(a)
+    obs = [observe(a, aoi), observe(b, aoi)]
+    det = gpd.GeoDataFrame(
+        {"scene_id": [a.meta.scene_id] * 3, "class": ["vessel", "vessel", "encampment"],
+         "area_m2": [np.nan, np.nan, 1200.0]},
+        geometry=[Point(0, 0), Point(0, 1), box(0, 0, 1, 1)], crs=4326,
+    )
+    table = count_table(det, obs, ["vessel", "encampment"], simulated=True)
+    assert list(table.columns) == list(COUNT_COLUMNS)
+    assert len(table) == 4
+    got = {(r.scene_id, r["class"]): (r["count"], r.area_m2) for _, r in table.iterrows()}
+    assert got[(a.meta.scene_id, "vessel")] == (2, 0.0)
+    assert got[(a.meta.scene_id, "encampment")] == (1, 1200.0)
+    assert got[("other", "vessel")] == (0, 0.0)
+    assert table["simulated"].all()
