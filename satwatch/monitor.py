@@ -55,7 +55,7 @@ log = logging.getLogger("satwatch")
 
 DEMO_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.yaml"
 """The embedded demo: fictional activity on real AOI geometry, run by ``satwatch run`` with no arguments."""
-SOURCES = ("simulated",)
+SOURCES = ("simulated", "archive")
 SIMULATED_NOTICE = (
     "SIMULATED imagery: every count, detection and change in this run comes from rendered scenes with planted "
     "objects. It demonstrates the method and is not evidence about the real world."
@@ -130,8 +130,10 @@ def build_request(
 
     if source not in SOURCES:
         raise UsageError(f"--source {source!r} is not available; choose one of {', '.join(SOURCES)}")
-    if scenario_path is None and not aois and start is None and end is None:
+    if source == "simulated" and scenario_path is None and not aois and start is None and end is None:
         scenario_path = DEMO_SCENARIO
+    if source != "simulated" and scenario_path is not None:
+        raise UsageError("--scenario only applies to --source simulated")
     scenario = load_scenario(scenario_path) if scenario_path is not None else None
     aoi_specs = list(aois) if aois else (list(scenario.aois) if scenario else [])
     if not aoi_specs:
@@ -162,9 +164,13 @@ def build_request(
 
 def open_source(request: MonitorRequest) -> ImagerySource:
     """Return the imagery source the request names."""
+    from satwatch.imagery.archive import ArchiveSource
     from satwatch.imagery.scenario import Scenario, load_scenario
     from satwatch.imagery.simulated import SimulatedSource
+    from satwatch.settings import load_settings
 
+    if request.source == "archive":
+        return ArchiveSource(load_settings().archive_dir)
     if request.scenario_path is not None:
         scenario = load_scenario(request.scenario_path)
     else:

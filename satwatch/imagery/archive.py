@@ -33,8 +33,9 @@ from satwatch.imagery.scene import (
     parse_acquired,
     write_scene,
 )
+from satwatch.imagery.source import Acquisition
 
-__all__ = ["Archive", "ArchivedScene", "import_geotiff"]
+__all__ = ["Archive", "ArchiveSource", "ArchivedScene", "import_geotiff"]
 
 STAC_VERSION = "1.0.0"
 _PLATFORMS = {"s2": ("sentinel-2", ["msi"]), "s1": ("sentinel-1", ["c-sar"]), "vhr": ("vhr", ["optical"])}
@@ -293,3 +294,33 @@ def import_geotiff(
     if not scene.footprint().intersects(aoi.geometry):
         raise SceneFormatError(f"{src_path} does not overlap AOI {aoi.id}; check --aoi or the file's CRS")
     return archive.put(scene, {"satwatch:imported_from": os.path.basename(src_path)})
+
+
+class ArchiveSource:
+    """An imagery source over scenes already in the archive (imported or fetched earlier); fetches nothing.
+
+    This is how imagery of your own (for example commercial very-high-resolution GeoTIFFs brought in with
+    ``satwatch archive import``) goes through ``satwatch run --source archive``.
+    """
+
+    name = "archive"
+
+    def __init__(self, root: str | Path) -> None:
+        """Serve the scenes of the archive at ``root``."""
+        self.archive = Archive(root)
+
+    def search(self, aoi: AOI, start: date, end: date, sensor: str) -> list[Acquisition]:
+        """List archived scenes of ``aoi`` and ``sensor`` acquired from ``start`` to ``end`` (inclusive)."""
+        out = []
+        for entry in self.archive.scenes(aoi.id, sensor, start, end):
+            cloud = entry.properties.get("eo:cloud_cover")
+            out.append(Acquisition(
+                aoi=aoi.id, sensor=sensor, acquired=entry.acquired,
+                source=str(entry.properties.get("satwatch:source", "archive")), simulated=entry.simulated,
+                cloud_fraction=None if cloud is None else float(cloud) / 100.0, item_id=entry.path.stem,
+            ))
+        return out
+
+    def fetch(self, acquisition: Acquisition, aoi: AOI, archive_root: Path) -> Path:
+        """Return the archived scene's path (``archive_root`` is ignored: the scene is already stored)."""
+        return self.archive.get(acquisition.aoi, acquisition.sensor, acquisition.acquired).path

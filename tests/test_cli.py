@@ -1,0 +1,70 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from satwatch.cli import main
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse exits
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_aoi_list_shows_every_catalog_aoi(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "aoi", "list")
+    assert code == 0
+    for aoi_id in ("kp_rajin_port", "ru_dunai", "ru_vladivostok", "ru_kursk_sudzha", "kp_tumangang_rail"):
+        assert aoi_id in out
+
+
+def test_aoi_show(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "aoi", "show", "ru_vladivostok")
+    assert code == 0
+    assert "area_km2: 86.8" in out and "bbox: 131.86000, 43.05000, 131.98000, 43.13000" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (("aoi", "show", "atlantis"), "unknown AOI 'atlantis'"),
+        (("simulate", "--aoi", "ru_dunai", "--date", "2024-02-30", "--sensor", "s2", "--out", "x.tif"),
+         "is not a date"),
+        (("detect", "/nonexistent/scene.tif", "--out", "d.geojson"), "does not exist"),
+        (("run", "--aoi", "atlantis", "--start", "2024-01-01", "--end", "2024-01-05"), "unknown AOI"),
+        (("run", "--aoi", "ru_dunai", "--start", "2024-02-01", "--end", "2024-01-05"), "before --start"),
+        (("run", "--aoi", "ru_dunai", "--start", "2024-01-01"), "give --start and --end"),
+        (("run", "--source", "planet", "--aoi", "ru_dunai"), "not available"),
+        (("archive", "import", "/nonexistent.tif", "--aoi", "ru_dunai"), "does not exist"),
+    ],
+)
+def test_user_mistakes_give_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], needle: str
+) -> None:
+    code, _, err = _run(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert needle in lines[0] and lines[0].startswith("satwatch")
+    assert "Traceback" not in err
+
+
+def test_not_a_scene_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "junk.tif"
+    junk.write_text("hello")
+    code, _, err = _run(capsys, "detect", str(junk), "--out", str(tmp_path / "d.geojson"))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "not a readable GeoTIFF" in err
+    assert not (tmp_path / "d.geojson").exists()
+
+
+def test_installed_entry_point_exit_code() -> None:
+    res = subprocess.run([str(Path(sys.executable).with_name("satwatch")), "aoi", "show", "nowhere"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2
+    assert res.stderr.strip() == ("satwatch: error: unknown AOI 'nowhere': not a catalog id (see `satwatch aoi "
+                                  "list`) nor a path to a vector file")
