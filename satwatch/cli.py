@@ -129,9 +129,9 @@ def _cmd_aoi(args: argparse.Namespace) -> int:
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from satwatch.aoi import resolve_aoi
-    from satwatch.imagery.scenario import Scenario, load_scenario
+    from satwatch.imagery.scenario import Scenario, load_scenario, overpass_time
     from satwatch.imagery.scene import write_scene
-    from satwatch.imagery.simulated import overpass_time, render
+    from satwatch.imagery.simulated import render
     from satwatch.outputs.files import write_geojson
 
     aoi = resolve_aoi(args.aoi)
@@ -205,7 +205,9 @@ def _cmd_archive(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the exit code."""
     args = _build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    # Only satwatch's own progress is shown; libraries (httpx, pyogrio) stay at warnings unless --verbose.
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    logging.getLogger("satwatch").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     handlers = {"aoi": _cmd_aoi, "simulate": _cmd_simulate, "detect": _cmd_detect, "run": _cmd_run,
                 "archive": _cmd_archive}
     try:
