@@ -7,10 +7,12 @@ I/O, fan-out over scenes, and Prefect's run record. Addressed by path from ``pre
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from prefect import flow, task
+from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
 from satwatch.aoi import AOI
@@ -19,6 +21,8 @@ from satwatch.monitor import MonitorRequest, SceneResult, build_request, finish_
 from satwatch.monitor import process_scene as _process_scene
 from satwatch.settings import load_settings
 
+# One scene per core at a time: rendering and detection are numpy-bound and each holds a few hundred MB.
+_WORKERS = max(1, min(8, os.cpu_count() or 1))
 _IO_RETRIES = {"retries": 3, "retry_delay_seconds": exponential_backoff(backoff_factor=2), "retry_jitter_factor": 0.5}
 
 
@@ -46,7 +50,7 @@ def publish(request: MonitorRequest, results: list[SceneResult], run_dir: str, s
     return str(finish_run(request, results, run_dir, started))
 
 
-@flow(name="monitor", log_prints=True)
+@flow(name="monitor", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=_WORKERS))
 def monitor(
     aois: list[str] | None = None,
     start: date | None = None,

@@ -53,7 +53,7 @@ def test_cli_run_tiny_scenario_offline(tmp_path: Path) -> None:
     run_dir = Path(last.removeprefix("outputs: "))
     assert run_dir.parent == tmp_path / "data" / "outputs"
     _check_run_dir(run_dir)
-    archived = sorted((tmp_path / "data" / "archive" / "ru_dunai").rglob("[!.]*.tif"))
+    archived = sorted((tmp_path / "data" / "archive" / "simulated").rglob("ru_dunai/*/[!.]*.tif"))
     assert len(archived) == json.loads((run_dir / "run.json").read_text())["summary"]["scenes"]
 
     # A second run of the same period finds every scene in the archive: nothing is rendered again.
