@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, task
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -22,17 +23,18 @@ from satwatch.monitor import process_scene as _process_scene
 from satwatch.settings import load_settings
 
 # One scene per core at a time: rendering and detection are numpy-bound and each holds a few hundred MB.
-_WORKERS = max(1, min(8, os.cpu_count() or 1))
-_IO_RETRIES = {"retries": 3, "retry_delay_seconds": exponential_backoff(backoff_factor=2), "retry_jitter_factor": 0.5}
+_RUNNER: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=max(1, min(8, os.cpu_count() or 1)))
+_RETRIES = 3
+_BACKOFF = exponential_backoff(backoff_factor=2)  # 2 s, 4 s, 8 s, each with up to 50 % jitter
 
 
-@task(name="search", **_IO_RETRIES)  # type: ignore[call-overload]
+@task(name="search", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5)
 def search(request: MonitorRequest, aoi: AOI, sensor: str) -> list[Acquisition]:
     """List the acquisitions of one AOI and sensor in the request's period."""
     return open_source(request).search(aoi, request.start, request.end, sensor)
 
 
-@task(name="fetch", **_IO_RETRIES)  # type: ignore[call-overload]
+@task(name="fetch", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5)
 def fetch(request: MonitorRequest, acquisition: Acquisition, aoi: AOI, archive_root: str) -> str:
     """Bring one acquisition into the archive (no-op when it is there) and return the scene path."""
     return str(open_source(request).fetch(acquisition, aoi, Path(archive_root)))
@@ -44,13 +46,14 @@ def detect(scene_path: str, aoi: AOI, detector: str, run_dir: str) -> SceneResul
     return _process_scene(scene_path, aoi, detector, run_dir)
 
 
-@task(name="publish", **_IO_RETRIES)  # type: ignore[call-overload]
+@task(name="publish", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5)
 def publish(request: MonitorRequest, results: list[SceneResult], run_dir: str, started: datetime) -> str:
     """Write the run folder's outputs; return the path of run.json."""
     return str(finish_run(request, results, run_dir, started))
 
 
-@flow(name="monitor", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=_WORKERS))
+# Prefect's own annotation of task_runner is narrower than the runners it ships (invariant generic).
+@flow(name="monitor", log_prints=True, task_runner=_RUNNER)  # type: ignore[arg-type]
 def monitor(
     aois: list[str] | None = None,
     start: date | None = None,
@@ -71,7 +74,8 @@ def monitor(
         for sensor in request.sensors:
             for acquisition in search(request, aoi, sensor):
                 pending.append((aoi, fetch.submit(request, acquisition, aoi, archive_root)))
-    detected = [detect.submit(path, aoi, request.detector, run_dir) for aoi, path in pending]
+    # Prefect resolves the fetch futures passed as arguments; its overloads do not say so.
+    detected = [detect.submit(path, aoi, request.detector, run_dir) for aoi, path in pending]  # type: ignore[call-overload]
     results = [d.result() for d in detected]
     publish(request, results, run_dir, started)
     print(f"{len(results)} scenes processed; outputs in {run_dir}")
