@@ -75,6 +75,7 @@ from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from satwatch.aoi import AOI, project_geometry
+from satwatch.change.observability import SCL_NOT_CLEAR
 from satwatch.errors import ScenarioError, UsageError
 from satwatch.imagery.scenario import Activity, Scenario, overpass_time, s1_orbit_pass, stable_seed
 from satwatch.imagery.scene import SENSOR_BANDS, SENSORS, Scene, SceneMeta, format_acquired
@@ -92,7 +93,7 @@ __all__ = [
     "scene_grid",
 ]
 
-SIMULATOR_VERSION = "1"
+SIMULATOR_VERSION = "2"
 """Bumped whenever rendering changes, so archived simulated scenes are rendered again."""
 
 F32 = npt.NDArray[np.float32]
@@ -124,7 +125,8 @@ TRUTH_COLUMNS: dict[str, str] = {
 """Ground-truth columns and dtypes (then ``geometry``). ``object_id`` is ``<aoi>-<class>-<where>-<k:03d>`` and
 stable across dates; ``length_m``/``width_m`` are hull or rectangle sides; ``heading_deg`` vessels only;
 ``area_m2`` polygons only (planar UTM area); ``count`` objects represented (1 per vessel, vehicles in a park or
-convoy, tents and sheds in an encampment); ``visible`` is False where Sentinel-2 SCL flags cloud (8, 9)."""
+convoy, tents and sheds in an encampment); ``visible`` is False where Sentinel-2 SCL flags the ground as not
+clear (3, 8, 9, 10)."""
 
 _LATTICE_M = 20.0
 _MARGIN_M = 1000.0
@@ -1559,11 +1561,15 @@ def _vhr_grid(world: _World) -> _Grid:
 
 
 def _visible(scl: F32 | None, grid: _Grid, points: Sequence[tuple[float, float]]) -> bool:
-    """Return False when most of the points fall on cloud (SCL 8 or 9)."""
+    """Return False when most of the points fall where SCL says the ground is not clear.
+
+    Same rule as ``satwatch.change.observability`` (cloud shadow, cloud, cirrus), so truth, detector search area
+    and observed fraction agree on what could be seen.
+    """
     if scl is None:
         return True
     hits = [grid.pixel(x, y) for x, y in points]
-    flags = [scl[p] in (8.0, 9.0) for p in hits if p is not None]
+    flags = [float(scl[p]) in SCL_NOT_CLEAR for p in hits if p is not None]
     return not flags or sum(flags) <= len(flags) / 2
 
 

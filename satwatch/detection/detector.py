@@ -1,0 +1,99 @@
+"""The detector extension point: the :class:`Detector` protocol, the registry and :func:`detect_files`.
+
+A detector turns one :class:`~satwatch.imagery.scene.Scene` into detections following the contract of
+:mod:`satwatch.detection.detections` (GeoDataFrame, EPSG:4326). Detectors are looked up by name with
+:func:`get_detector`; ``baseline`` is the classical CFAR / local-contrast vessel detector
+(:mod:`satwatch.detection.baseline`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import geopandas as gpd
+
+from satwatch.detection.baseline import BaselineDetector
+from satwatch.detection.detections import concat_detections
+from satwatch.errors import InputFileError, UsageError
+from satwatch.imagery.scene import Scene, read_scene
+
+__all__ = ["DETECTORS", "Detector", "detect_files", "get_detector"]
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Finds objects in a scene."""
+
+    @property
+    def name(self) -> str:
+        """Name and version, written to each detection's ``detector`` column (e.g. ``baseline-cfar-1``)."""
+        ...
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Classes the detector can report (``vessel``, ``vehicle``, ``encampment``); counts cover only these."""
+        ...
+
+    def detect(self, scene: Scene) -> gpd.GeoDataFrame:
+        """Return the objects found in ``scene`` as a detections GeoDataFrame (EPSG:4326, contract columns)."""
+        ...
+
+
+DETECTORS: dict[str, Callable[[], Detector]] = {"baseline": BaselineDetector}
+"""Registry: detector name -> factory. The PyTorch detector registers here when it lands."""
+
+
+def get_detector(name: str) -> Detector:
+    """Return a new detector by registry name.
+
+    Raises:
+        UsageError: ``name`` is not registered (the message lists the choices).
+
+    Example:
+        >>> get_detector("baseline").name
+        'baseline-cfar-1'
+    """
+    try:
+        factory = DETECTORS[name]
+    except KeyError:
+        raise UsageError(f"unknown detector {name!r}; choose one of: {', '.join(sorted(DETECTORS))}") from None
+    return factory()
+
+
+def detect_files(
+    paths: Iterable[str | Path],
+    detector: str | Detector = "baseline",
+    progress: Callable[[int, int, Path], None] | None = None,
+) -> gpd.GeoDataFrame:
+    """Run a detector over scene files and return all detections in one frame (EPSG:4326).
+
+    Scenes are read one at a time (:func:`~satwatch.imagery.scene.read_scene`), so memory holds one scene.
+    The detector name and every path are checked before the first scene is read.
+
+    Args:
+        paths: scene GeoTIFFs following the scene file contract.
+        detector: registry name or a :class:`Detector` instance.
+        progress: called after each scene with ``(done, total, path)``.
+
+    Raises:
+        UsageError: unknown detector name.
+        InputFileError: a file does not exist.
+        SceneFormatError: a file is not a satwatch scene.
+        DetectionError: the detector cannot handle a scene (sensor, missing bands).
+
+    Example:
+        >>> detections = detect_files(["data/archive/ru_dunai/s1/20241008T015230.tif"])  # doctest: +SKIP
+    """
+    det = get_detector(detector) if isinstance(detector, str) else detector
+    files = [Path(p) for p in paths]
+    for path in files:
+        if not path.is_file():
+            raise InputFileError(f"scene file {path} does not exist")
+    frames = []
+    for i, path in enumerate(files, start=1):
+        frames.append(det.detect(read_scene(path)))
+        if progress is not None:
+            progress(i, len(files), path)
+    return concat_detections(frames)
