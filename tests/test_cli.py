@@ -68,3 +68,21 @@ def test_installed_entry_point_exit_code() -> None:
     assert res.returncode == 2
     assert res.stderr.strip() == ("satwatch: error: unknown AOI 'nowhere': not a catalog id (see `satwatch aoi "
                                   "list`) nor a path to a vector file")
+
+
+def test_simulate_then_detect(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scene, truth, dets = tmp_path / "s1.tif", tmp_path / "truth.geojson", tmp_path / "d.geojson"
+    tiny = Path(__file__).resolve().parents[1] / "scenarios" / "tiny.yaml"
+    code, out, err = _run(capsys, "simulate", "--aoi", "ru_dunai", "--date", "2024-09-15", "--sensor", "s1",
+                          "--scenario", str(tiny), "--out", str(scene), "--truth", str(truth))
+    assert code == 0, err
+    assert "SIMULATED" in out and scene.is_file() and truth.is_file()
+    code, out, err = _run(capsys, "detect", str(scene), "--out", str(dets))
+    assert code == 0, err
+    import geopandas as gpd
+
+    planted = gpd.read_file(truth)
+    found = gpd.read_file(dets)
+    assert (planted["class"] == "vessel").sum() == 8  # tiny.yaml from 11 Sep: 5 anchored + 3 berthed
+    assert found.crs.to_epsg() == 4326 and found["simulated"].all()
+    assert len(found) >= 5  # the anchored ones at least: the baseline cannot see ships against a quay

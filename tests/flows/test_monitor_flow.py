@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,11 @@ def _check_run_dir(run_dir: Path) -> None:
     assert len(counts) == len(scenes) and counts["simulated"].all()
     layers = {name for name, _ in __import__("pyogrio").list_layers(run_dir / "layers.gpkg")}
     assert layers == {"aois", "scenes", "detections", "simulated_truth"}
+    if shutil.which("ogrinfo"):  # installed by scripts/install-system-deps.sh
+        for name in ("scenes.geojson", "detections.geojson", "truth.geojson", "layers.gpkg"):
+            info = subprocess.run(["ogrinfo", "-so", "-al", str(run_dir / name)], capture_output=True, text=True,
+                                  check=True).stdout
+            assert "WGS 84" in info and "Feature Count:" in info, name
 
 
 @pytest.mark.slow
