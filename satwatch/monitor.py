@@ -182,7 +182,7 @@ def new_run_dir(outputs_dir: Path, request: MonitorRequest, now: datetime | None
     """Create and return a new run folder ``<outputs_dir>/<UTC stamp>-<name>`` (suffixed if it exists)."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     label = re.sub(r"[^a-z0-9_-]+", "-", request.name.lower()).strip("-") or "run"
-    base = outputs_dir / f"{stamp}-{label}"
+    base = outputs_dir.resolve() / f"{stamp}-{label}"
     run_dir, i = base, 1
     while run_dir.exists():
         i += 1
