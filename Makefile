@@ -25,6 +25,7 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_simulate.py
+	$(BIN)/python benchmarks/bench_baseline.py
 
 clean:
 	rm -rf $(VENV) data/archive data/outputs data/prefect
