@@ -48,7 +48,8 @@ def write_geopackage(layers: Mapping[str, gpd.GeoDataFrame], path: str | Path) -
     with atomic_path(final, ".gpkg") as tmp:
         tmp.unlink()  # GDAL refuses to open the empty placeholder as a GeoPackage
         for name, gdf in layers.items():
-            _to_4326(gdf).to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+            # GeoPackage 1.3: older GDAL (e.g. Debian's 3.6 ogrinfo, QGIS LTR builds) warns on 1.4 files.
+            _to_4326(gdf).to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", dataset_options={"VERSION": "1.3"})
     return final
 
 
