@@ -32,6 +32,8 @@ from shapely import wkt
 from satwatch.aoi import AOI, resolve_aois
 from satwatch.change.counts import count_table
 from satwatch.change.observability import Observability, observe
+from satwatch.change.run_changes import write_changes
+from satwatch.change.timeseries import Window
 from satwatch.detection.detections import concat_detections, empty_detections
 from satwatch.detection.detector import get_detector
 from satwatch.errors import UsageError
@@ -246,7 +248,9 @@ def finish_run(
     """Aggregate per-scene results and write the run folder; return the path of ``run.json``.
 
     Writes ``scenes.geojson``, ``detections.geojson``, ``counts.csv``, ``layers.gpkg`` (layers ``aois``,
-    ``scenes``, ``detections`` and, for simulated runs, ``simulated_truth``) and ``run.json``. Every feature
+    ``scenes``, ``detections`` and, for simulated runs, ``simulated_truth``), then the change outputs of
+    :func:`satwatch.change.run_changes.write_changes` over the two halves of the period (``timeseries.csv``,
+    ``comparisons.csv``, ``changes.geojson`` and the ``change_*`` layers), and last ``run.json``. Every feature
     and row of a simulated run carries ``simulated = true``.
     """
     run = Path(run_dir)
@@ -281,6 +285,10 @@ def finish_run(
     write_geojson(detections, run / "detections.geojson")
     write_csv(counts, run / "counts.csv")
     write_geopackage(layers, run / "layers.gpkg")
+    changes: dict[str, Any] | None = None
+    if ordered and request.end > request.start:  # default windows: the two halves of the period
+        baseline, test = Window.halves(request.start, request.end)
+        changes = write_changes(run, (baseline.start, baseline.end), (test.start, test.end)).to_dict()
     detector = get_detector(request.detector)
     scenario: dict[str, Any] | None = None
     if request.scenario_path is not None:
@@ -301,6 +309,7 @@ def finish_run(
             "detector": request.detector,
         },
         "scenario": scenario,
+        "changes": changes,
         "detector": {"name": detector.name, "classes": list(classes)},
         "sources": sorted({r.source for r in ordered}) or [request.source],
         "versions": _versions(),

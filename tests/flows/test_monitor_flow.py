@@ -36,9 +36,14 @@ def _check_run_dir(run_dir: Path) -> None:
     assert list(counts.columns[:6]) == ["aoi", "sensor", "acquired", "scene_id", "class", "count"]
     assert len(counts) == len(scenes) and counts["simulated"].all()
     layers = {name for name, _ in __import__("pyogrio").list_layers(run_dir / "layers.gpkg")}
-    assert layers == {"aois", "scenes", "detections", "simulated_truth"}
+    assert layers == {"aois", "scenes", "detections", "simulated_truth", "change_presences", "change_footprints",
+                      "change_pixels"}
+    for name in ("changes.geojson", "timeseries.csv", "comparisons.csv"):
+        assert (run_dir / name).is_file(), name
+    assert record["changes"]["baseline"] == "2024-09-01/2024-09-11"
+    assert record["changes"]["simulated"] is True
     if shutil.which("ogrinfo"):  # installed by scripts/install-system-deps.sh
-        for name in ("scenes.geojson", "detections.geojson", "truth.geojson", "layers.gpkg"):
+        for name in ("scenes.geojson", "detections.geojson", "truth.geojson", "changes.geojson", "layers.gpkg"):
             info = subprocess.run(["ogrinfo", "-so", "-al", str(run_dir / name)], capture_output=True, text=True,
                                   check=True).stdout
             assert "WGS 84" in info and "Feature Count:" in info, name
