@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NoReturn
 
-from satwatch.errors import SatwatchError
+from satwatch.errors import InputFileError, SatwatchError
 
 __all__ = ["main"]
 
@@ -82,6 +82,14 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--source", default="simulated", help="imagery source (default: simulated)")
     run.add_argument("--scenario", type=_existing_file, help="scenario YAML (simulated source)")
     run.add_argument("--detector", default="baseline", help="detector name (default: baseline)")
+
+    chg = sub.add_parser("change", help="recompute the change layers of an existing run folder")
+    chg.add_argument("--run", required=True, type=Path, help="run folder (data/outputs/<run-id>)")
+    chg.add_argument("--baseline", help="baseline window YYYY-MM-DD/YYYY-MM-DD (default: first half of the run)")
+    chg.add_argument("--test", help="test window YYYY-MM-DD/YYYY-MM-DD (default: second half of the run)")
+    chg.add_argument("--min-observed", type=float, default=0.5,
+                     help="least observed fraction of the AOI for an acquisition to count (default 0.5)")
+    chg.add_argument("--no-pixel", action="store_true", help="skip pixel-level change (no scene reads)")
 
     arc = sub.add_parser("archive", help="the scene archive")
     arc_sub = arc.add_subparsers(dest="archive_command", required=True, parser_class=_Parser)
@@ -181,6 +189,39 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_change(args: argparse.Namespace) -> int:
+    import json
+
+    from satwatch.change.run_changes import write_changes
+    from satwatch.change.timeseries import parse_window
+    from satwatch.outputs.files import write_json
+
+    if not args.run.is_dir():
+        raise InputFileError(f"run folder {args.run} does not exist")
+    windows = [parse_window(w) if w else None for w in (args.baseline, args.test)]
+    baseline, test = ((w.start, w.end) if w else None for w in windows)
+    summary = write_changes(args.run, baseline, test, args.min_observed, pixel=not args.no_pixel)
+    record_path = args.run / "run.json"
+    if record_path.is_file():
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        record["changes"] = summary.to_dict()
+        write_json(record, record_path)
+    rows = [
+        (c.aoi, c.sensor, c.cls, f"{c.baseline_used}/{c.baseline_used + c.baseline_excluded}",
+         f"{c.test_used}/{c.test_used + c.test_excluded}", f"{c.baseline_rate:.2f}", f"{c.test_rate:.2f}",
+         f"{c.rate_ratio:.2f} [{c.ratio_low:.2f}, {c.ratio_high:.2f}]", "yes" if c.significant else "no")
+        for c in summary.comparisons
+    ]
+    print(f"baseline {summary.baseline}, test {summary.test}; acquisitions used/all per window; rates per fully "
+          "observed acquisition")
+    print(_table(rows, ("aoi", "sensor", "class", "base used", "test used", "base rate", "test rate",
+                        "ratio [95% CI]", "significant")))
+    if summary.simulated:
+        print("SIMULATED imagery: a demonstration of the method, not evidence about the real world.")
+    print(f"wrote {', '.join(summary.outputs)} in {args.run}")
+    return 0
+
+
 def _cmd_archive(args: argparse.Namespace) -> int:
     from satwatch.imagery.archive import Archive, import_geotiff
     from satwatch.settings import load_settings
@@ -209,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     logging.getLogger("satwatch").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     handlers = {"aoi": _cmd_aoi, "simulate": _cmd_simulate, "detect": _cmd_detect, "run": _cmd_run,
-                "archive": _cmd_archive}
+                "change": _cmd_change, "archive": _cmd_archive}
     try:
         return handlers[args.command](args)
     except SatwatchError as exc:

@@ -86,3 +86,28 @@ def test_simulate_then_detect(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert (planted["class"] == "vessel").sum() == 8  # tiny.yaml from 11 Sep: 5 anchored + 3 berthed
     assert found.crs.to_epsg() == 4326 and found["simulated"].all()
     assert len(found) >= 5  # the anchored ones at least: the baseline cannot see ships against a quay
+
+
+def test_change_recomputes_an_existing_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    from datetime import UTC, date, datetime
+
+    from satwatch.monitor import build_request, finish_run, new_run_dir, open_source, process_scene
+    from satwatch.settings import load_settings
+
+    tiny = Path(__file__).resolve().parents[1] / "scenarios" / "tiny.yaml"
+    request = build_request(["ru_dunai"], date(2024, 9, 1), date(2024, 9, 21), ["s1"], scenario_path=tiny)
+    settings, aoi, source = load_settings(), request.aois[0], open_source(request)
+    run_dir = new_run_dir(settings.outputs_dir, request)
+    results = [process_scene(source.fetch(a, aoi, settings.archive_dir), aoi, request.detector, run_dir)
+               for a in source.search(aoi, request.start, request.end, "s1")]
+    finish_run(request, results, run_dir, datetime.now(UTC))
+    code, out, err = _run(capsys, "change", "--run", str(run_dir), "--baseline", "2024-09-01/2024-09-10",
+                          "--test", "2024-09-11/2024-09-21", "--no-pixel")
+    assert code == 0, err
+    assert "ru_dunai" in out and "SIMULATED" in out
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["changes"]["baseline"] == "2024-09-01/2024-09-10"
+    assert record["changes"]["test"] == "2024-09-11/2024-09-21"
+    code, _, err = _run(capsys, "change", "--run", str(run_dir), "--baseline", "2024-09-10/2024-09-01")
+    assert code == 2 and len(err.strip().splitlines()) == 1
