@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import geopandas as gpd
@@ -10,12 +11,14 @@ import pandas as pd
 
 from satwatch.change.observability import Observability
 
-__all__ = ["COUNT_COLUMNS", "count_table"]
+__all__ = ["COUNT_COLUMNS", "WATER_CLASSES", "count_table"]
 
 COUNT_COLUMNS = (
     "aoi", "sensor", "acquired", "scene_id", "class", "count", "area_m2", "observed_fraction", "cloud_fraction",
-    "min_object_length_m", "simulated",
+    "min_object_length_m", "observed_water_km2", "observed_land_km2", "per_km2", "simulated",
 )
+WATER_CLASSES = ("vessel",)
+"""Classes whose density is per km2 of observed water; the others are per km2 of observed land."""
 
 
 def count_table(
@@ -36,6 +39,8 @@ def count_table(
     Returns:
         One row per (scene, class) with columns :data:`COUNT_COLUMNS`, sorted by aoi, sensor, acquired, class.
         ``area_m2`` is the summed area of polygon detections (encampments, vehicle parks); 0 for points.
+        ``per_km2`` is the count per km2 of observed water (vessels) or observed land (other classes); empty
+        when that area is unknown or zero.
     """
     rows = []
     by_key: dict[tuple[str, str], pd.DataFrame] = {}
@@ -47,11 +52,14 @@ def count_table(
             grp = by_key.get((obs.scene_id, cls))
             n = 0 if grp is None else len(grp)
             area = 0.0 if grp is None else float(np.nansum(grp["area_m2"].to_numpy(dtype=float)))
+            km2 = obs.observed_water_km2 if cls in WATER_CLASSES else obs.observed_land_km2
+            per_km2 = round(n / km2, 4) if math.isfinite(km2) and km2 > 0 else float("nan")
             rows.append({
                 "aoi": obs.aoi, "sensor": obs.sensor, "acquired": obs.acquired, "scene_id": obs.scene_id,
                 "class": cls, "count": n, "area_m2": round(area, 1), "observed_fraction": obs.observed_fraction,
                 "cloud_fraction": obs.cloud_fraction, "min_object_length_m": obs.min_object_length_m,
-                "simulated": simulated,
+                "observed_water_km2": obs.observed_water_km2, "observed_land_km2": obs.observed_land_km2,
+                "per_km2": per_km2, "simulated": simulated,
             })
     table = pd.DataFrame(rows, columns=list(COUNT_COLUMNS))
     return table.sort_values(["aoi", "sensor", "acquired", "class"], ignore_index=True)

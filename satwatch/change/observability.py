@@ -7,7 +7,11 @@ AOI polygon:
 - ``cloud_fraction``: share of the valid AOI pixels flagged cloud, cloud shadow or cirrus by the Sentinel-2
   scene classification (SCL 3, 8, 9, 10); 0 for Sentinel-1, which sees through cloud;
 - ``observed_fraction``: share of the AOI area that is valid and clear: the honest denominator of a count;
-- ``min_object_length_m``: the shortest object the sensor can resolve at the scene's ground sample distance.
+- ``min_object_length_m``: the shortest object the sensor can resolve at the scene's ground sample distance;
+- ``observed_water_km2`` / ``observed_land_km2``: the observed (valid, clear) AOI area that is water / land, from
+  the same water masks the baseline detector searches (``satwatch.detection.water``). Vessel counts per km2 of
+  observed water (and vehicle or camp figures per km2 of observed land) are the honest measure when AOIs of
+  different sizes or coastlines are compared; NaN when the scene lacks the bands to tell water from land.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from rasterio.features import geometry_mask
 
 from satwatch.aoi import AOI
 from satwatch.imagery.scene import Scene, format_acquired
 
-__all__ = ["MIN_OBJECT_PIXELS", "SCL_NOT_CLEAR", "Observability", "min_object_length_m", "observe"]
+__all__ = ["MIN_OBJECT_PIXELS", "SCL_NOT_CLEAR", "Observability", "min_object_length_m", "observe", "pixel_area_m2"]
 
 SCL_NOT_CLEAR = (3.0, 8.0, 9.0, 10.0)
 """Sentinel-2 SCL classes that hide the ground: cloud shadow, cloud medium/high probability, thin cirrus."""
@@ -51,6 +56,10 @@ class Observability:
     """Share 0..1 of the AOI area valid and clear: what a count really covers."""
     min_object_length_m: float
     """Shortest object (metres) resolvable at this resolution; smaller objects cannot be counted."""
+    observed_water_km2: float = float("nan")
+    """Observed (valid, clear) AOI area that is water, km2; NaN when the scene cannot tell water from land."""
+    observed_land_km2: float = float("nan")
+    """Observed (valid, clear) AOI area that is land, km2; NaN when the scene cannot tell water from land."""
 
 
 def min_object_length_m(sensor: str, gsd_m: float) -> float:
@@ -79,6 +88,11 @@ def observe(scene: Scene, aoi: AOI) -> Observability:
         cloudy = np.zeros_like(valid)
     n_cloud = float(cloudy.sum())
     gsd = scene.gsd_m
+    clear = valid & ~cloudy
+    water = _water_mask(scene, clear, gsd)
+    km2_per_pixel = pixel_area_m2(scene) / 1e6
+    water_km2 = float("nan") if water is None else round(float((water & clear).sum()) * km2_per_pixel, 4)
+    land_km2 = float("nan") if water is None else round(float((~water & clear).sum()) * km2_per_pixel, 4)
     return Observability(
         scene_id=scene.meta.scene_id,
         aoi=aoi.id,
@@ -89,4 +103,25 @@ def observe(scene: Scene, aoi: AOI) -> Observability:
         cloud_fraction=round(n_cloud / n_valid, 4) if n_valid else 0.0,
         observed_fraction=round(min(1.0, (n_valid - n_cloud) / aoi_pixels), 4),
         min_object_length_m=min_object_length_m(scene.meta.sensor, gsd),
+        observed_water_km2=water_km2,
+        observed_land_km2=land_km2,
     )
+
+
+def pixel_area_m2(scene: Scene) -> float:
+    """Ground area of one pixel at the scene centre, m2 (true ground metres, also for EPSG:3857 grids)."""
+    return scene.gsd_m**2
+
+
+def _water_mask(scene: Scene, clear: npt.NDArray[np.bool_], gsd_m: float) -> npt.NDArray[np.bool_] | None:
+    """Water mask the baseline detector would search, or None when the scene lacks the bands for one."""
+    from satwatch.detection.water import optical_water_mask, sar_water_mask
+
+    bands = set(scene.bands)
+    if {"VV"} <= bands:
+        return sar_water_mask(scene.band("VV"), clear, gsd_m)
+    for green, nir in (("B03", "B08"), ("G", "N")):
+        if {green, nir} <= bands:
+            scl = scene.band("SCL") if "SCL" in bands else None
+            return optical_water_mask(scene.band(green), scene.band(nir), clear, gsd_m, scl=scl)
+    return None

@@ -67,3 +67,30 @@ def test_count_table_has_zero_rows_and_areas() -> None:
     assert got[(a.meta.scene_id, "encampment")] == (1, 1200.0)
     assert got[("other", "vessel")] == (0, 0.0)
     assert table["simulated"].all()
+
+
+def test_observed_water_and_land_area() -> None:
+    scene = make_scene("s2", height=100, width=100)  # 1 km x 1 km at 10 m
+    b = {name: i for i, name in enumerate(scene.bands)}
+    scene.data[:, :, :] = 0.05
+    scene.data[b["B03"], :, :50], scene.data[b["B08"], :, :50] = 0.08, 0.02  # water: NDWI 0.6
+    scene.data[b["B03"], :, 50:], scene.data[b["B08"], :, 50:] = 0.06, 0.30  # vegetation: NDWI -0.67
+    scene.data[b["SCL"], :, :50], scene.data[b["SCL"], :, 50:] = 6.0, 4.0
+    x0, y0 = scene.transform.c, scene.transform.f
+    whole = validate_aoi("whole", project_geometry(box(x0, y0 - 1000, x0 + 1000, y0), scene.crs, 4326), {}, "t")
+    obs = observe(scene, whole)
+    # half the square kilometre is water, less the detector's 20 m shore buffer
+    assert obs.observed_water_km2 == pytest.approx(0.48, abs=0.03)
+    assert obs.observed_water_km2 + obs.observed_land_km2 == pytest.approx(1.0, abs=0.02)
+    table = count_table(gpd.GeoDataFrame({"scene_id": [scene.meta.scene_id] * 2, "class": ["vessel"] * 2,
+                                          "area_m2": [np.nan] * 2}, geometry=[Point(0, 0)] * 2, crs=4326),
+                        [obs], ["vessel"], simulated=True)
+    assert table["per_km2"].iloc[0] == pytest.approx(2 / obs.observed_water_km2, rel=1e-3)
+
+
+def test_scene_without_water_bands_has_unknown_water_area() -> None:
+    scene = make_scene("vhr", height=200, width=200, gsd=1.0)
+    scene = type(scene)(data=scene.data[:3], bands=("R", "G", "B"), crs=scene.crs, transform=scene.transform,
+                        meta=scene.meta)
+    obs = observe(scene, _aoi_covering_left_half(scene))
+    assert np.isnan(obs.observed_water_km2) and np.isnan(obs.observed_land_km2)
