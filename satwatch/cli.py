@@ -1,7 +1,7 @@
 """The ``satwatch`` command line: parses arguments and calls the same functions as the flows.
 
 A user's mistake (unknown AOI, bad date, missing file) prints one line ``satwatch: error: ...`` on stderr and
-exits 2; rejected credentials exit 3; other failures exit 1. No tracebacks unless ``SATWATCH_DEBUG=1``.
+exits 2; missing or rejected credentials exit 3; other failures exit 1. No tracebacks unless ``SATWATCH_DEBUG=1``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,13 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from satwatch.errors import InputFileError, SatwatchError
+
+if TYPE_CHECKING:
+    from satwatch.aoi import AOI
+    from satwatch.imagery.sentinel_hub import SentinelHubSource
 
 __all__ = ["main"]
 
@@ -79,7 +83,8 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--start", type=_date, help="first day YYYY-MM-DD")
     run.add_argument("--end", type=_date, help="last day YYYY-MM-DD")
     run.add_argument("--sensor", action="append", choices=("s2", "s1", "vhr"), help="repeat for several")
-    run.add_argument("--source", default="simulated", help="imagery source (default: simulated)")
+    run.add_argument("--source", default="simulated",
+                     help="imagery source: simulated (default), archive, sentinel-hub or cdse (real imagery)")
     run.add_argument("--scenario", type=_existing_file, help="scenario YAML (simulated source)")
     run.add_argument("--detector", default="baseline", help="detector name (default: baseline)")
 
@@ -90,6 +95,22 @@ def _build_parser() -> argparse.ArgumentParser:
     chg.add_argument("--min-observed", type=float, default=0.5,
                      help="least observed fraction of the AOI for an acquisition to count (default 0.5)")
     chg.add_argument("--no-pixel", action="store_true", help="skip pixel-level change (no scene reads)")
+
+    for name, text in (("search", "list real acquisitions (Sentinel Hub / CDSE Catalog API)"),
+                       ("fetch", "download real acquisitions into the archive (Sentinel Hub / CDSE Process API)")):
+        real = sub.add_parser(name, help=text)
+        real.add_argument("--aoi", required=True, help="catalog id or path to a GeoJSON/GeoPackage")
+        real.add_argument("--start", required=True, type=_date, help="first day YYYY-MM-DD (UTC)")
+        real.add_argument("--end", required=True, type=_date, help="last day YYYY-MM-DD (UTC), inclusive")
+        real.add_argument("--sensor", required=True, choices=("s2", "s1"))
+        real.add_argument("--provider", choices=("sentinel-hub", "cdse"),
+                          help="imagery provider (default: SATWATCH_PROVIDER, else sentinel-hub)")
+        real.add_argument("--max-cloud", type=float, metavar="PCT",
+                          help="keep acquisitions with at most this cloud cover, percent (Sentinel-2)")
+        real.add_argument("--min-coverage", type=float, default=0.0, metavar="PCT",
+                          help="keep acquisitions covering at least this share of the AOI, percent (default 0)")
+        if name == "fetch":
+            real.add_argument("--archive", type=Path, help="archive folder (default: <SATWATCH_DATA_DIR>/archive)")
 
     arc = sub.add_parser("archive", help="the scene archive")
     arc_sub = arc.add_subparsers(dest="archive_command", required=True, parser_class=_Parser)
@@ -164,6 +185,72 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _real_source(args: argparse.Namespace, show_progress: bool = False) -> tuple[AOI, SentinelHubSource]:
+    """Resolve the AOI and open the Sentinel Hub / CDSE source the arguments name (no network yet)."""
+    from satwatch.aoi import resolve_aoi
+    from satwatch.errors import UsageError
+    from satwatch.imagery.sentinel_hub import SentinelHubSource
+
+    for option, value in (("--max-cloud", args.max_cloud), ("--min-coverage", args.min_coverage)):
+        if value is not None and not 0.0 <= value <= 100.0:
+            raise UsageError(f"{option} {value:g} is not a percentage; give 0 to 100")
+    if args.end < args.start:
+        raise UsageError(f"--end {args.end} is before --start {args.start}")
+    aoi = resolve_aoi(args.aoi)
+    source = SentinelHubSource(
+        args.provider, max_cloud=None if args.max_cloud is None else args.max_cloud / 100.0,
+        min_coverage=args.min_coverage / 100.0, show_progress=show_progress,
+    )
+    return aoi, source
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100.0 * value:.0f}"
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from satwatch.imagery.scene import format_acquired
+
+    aoi, source = _real_source(args)
+    found = source.search(aoi, args.start, args.end, args.sensor)
+    rows = [(format_acquired(a.acquired), _pct(a.cloud_fraction), _pct(a.coverage), str(len(a.item_id.split(","))),
+             a.item_id.split(",")[0]) for a in found]
+    print(_table(rows, ("acquired", "cloud_%", "aoi_covered_%", "items", "first_item_id")))
+    print(f"{len(found)} {args.sensor} acquisition(s) over {aoi.id} from {args.start} to {args.end} ({source.name})")
+    return 0
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm  # type: ignore[import-untyped]
+
+    from satwatch.imagery.archive import Archive
+    from satwatch.settings import load_settings
+
+    aoi, source = _real_source(args, show_progress=True)
+    root = args.archive or load_settings().archive_dir
+    archive = Archive(root)
+    found = source.search(aoi, args.start, args.end, args.sensor)
+    if not found:
+        print(f"no {args.sensor} acquisitions over {aoi.id} from {args.start} to {args.end} ({source.name}); "
+              "nothing fetched")
+        return 0
+    with tqdm(total=len(found), desc=f"{source.name} {aoi.id} {args.sensor}", unit="scene", file=sys.stderr) as bar:
+        for acquisition in found:
+            kept = archive.has(aoi.id, acquisition.sensor, acquisition.acquired)
+            path = source.fetch(acquisition, aoi, root)
+            entry = archive.get(aoi.id, acquisition.sensor, acquisition.acquired)
+            height, width = entry.properties.get("proj:shape", [0, 0])
+            valid = float(entry.properties.get("satwatch:valid_fraction", 0.0))
+            cloud = entry.properties.get("eo:cloud_cover")
+            detail = f"{width} x {height} px, {valid:.0%} valid"
+            if cloud is not None:
+                detail += f", cloud {cloud:.0f}%"
+            bar.write(f"{'already archived' if kept else 'wrote'} {path} ({detail})", file=sys.stdout)
+            bar.update(1)
+    print(f"{len(found)} {args.sensor} scene(s) of {aoi.id} from {source.name} in {root}")
+    return 0
+
+
 def _prefect_offline_env() -> None:
     """Set what lets a flow run with no network: no telemetry, a patient ephemeral server, our logs shown."""
     os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -176,7 +263,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from satwatch.monitor import build_request
 
     # Validate before starting Prefect, so a mistake costs a second, not a server start.
-    build_request(args.aoi, args.start, args.end, args.sensor, args.source, args.scenario, args.detector)
+    request = build_request(args.aoi, args.start, args.end, args.sensor, args.source, args.scenario, args.detector)
+    if request.source in ("sentinel-hub", "cdse"):
+        from satwatch.imagery.sentinel_hub import SentinelHubSource
+        from satwatch.monitor import open_source
+
+        # missing or rejected credentials and bad provider URLs fail here, before Prefect starts
+        source = open_source(request)
+        if isinstance(source, SentinelHubSource):
+            source.authenticate()
     _prefect_offline_env()
     import importlib
 
@@ -250,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     logging.getLogger("satwatch").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     handlers = {"aoi": _cmd_aoi, "simulate": _cmd_simulate, "detect": _cmd_detect, "run": _cmd_run,
-                "change": _cmd_change, "archive": _cmd_archive}
+                "search": _cmd_search, "fetch": _cmd_fetch, "change": _cmd_change, "archive": _cmd_archive}
     try:
         return handlers[args.command](args)
     except SatwatchError as exc:

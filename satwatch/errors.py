@@ -13,6 +13,7 @@ __all__ = [
     "CredentialsError",
     "DetectionError",
     "InputFileError",
+    "ProviderError",
     "SatwatchError",
     "ScenarioError",
     "SceneFormatError",
@@ -75,3 +76,7 @@ class CredentialsError(SatwatchError, PermissionError):
     """Credentials for an imagery provider are missing or were rejected."""
 
     exit_code = 3
+
+
+class ProviderError(SatwatchError, ConnectionError):
+    """An imagery provider did not deliver: unreachable after retries, a refused request, or an unusable answer."""

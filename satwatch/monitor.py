@@ -57,7 +57,7 @@ log = logging.getLogger("satwatch")
 
 DEMO_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.yaml"
 """The embedded demo: fictional activity on real AOI geometry, run by ``satwatch run`` with no arguments."""
-SOURCES = ("simulated", "archive")
+SOURCES = ("simulated", "archive", "sentinel-hub", "cdse")
 SIMULATED_NOTICE = (
     "SIMULATED imagery: every count, detection and change in this run comes from rendered scenes with planted "
     "objects. It demonstrates the method and is not evidence about the real world."
@@ -173,6 +173,10 @@ def open_source(request: MonitorRequest) -> ImagerySource:
 
     if request.source == "archive":
         return ArchiveSource(load_settings().archive_dir)
+    if request.source in ("sentinel-hub", "cdse"):
+        from satwatch.imagery.sentinel_hub import SentinelHubSource
+
+        return SentinelHubSource(request.source, load_settings())
     if request.scenario_path is not None:
         scenario = load_scenario(request.scenario_path)
     else:
