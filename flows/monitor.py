@@ -12,11 +12,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import State, flow, task
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
 from satwatch.aoi import AOI
+from satwatch.errors import SatwatchError
 from satwatch.imagery.source import Acquisition
 from satwatch.monitor import MonitorRequest, SceneResult, build_request, finish_run, new_run_dir, open_source
 from satwatch.monitor import process_scene as _process_scene
@@ -24,17 +25,30 @@ from satwatch.settings import load_settings
 
 # One scene per core at a time: rendering and detection are numpy-bound and each holds a few hundred MB.
 _RUNNER: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=max(1, min(8, os.cpu_count() or 1)))
+def _worth_retrying(task: object, task_run: object, state: State[Any]) -> bool:
+    """Retry I/O failures; never a user's mistake or rejected credentials (they fail the same way again)."""
+    try:
+        state.result()
+    except SatwatchError as exc:
+        return exc.exit_code == 1
+    except Exception:
+        return True
+    return False
+
+
 _RETRIES = 3
 _BACKOFF = exponential_backoff(backoff_factor=2)  # 2 s, 4 s, 8 s, each with up to 50 % jitter
 
 
-@task(name="search", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5)
+@task(name="search", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5,
+      retry_condition_fn=_worth_retrying)
 def search(request: MonitorRequest, aoi: AOI, sensor: str) -> list[Acquisition]:
     """List the acquisitions of one AOI and sensor in the request's period."""
     return open_source(request).search(aoi, request.start, request.end, sensor)
 
 
-@task(name="fetch", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5)
+@task(name="fetch", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5,
+      retry_condition_fn=_worth_retrying)
 def fetch(request: MonitorRequest, acquisition: Acquisition, aoi: AOI, archive_root: str) -> str:
     """Bring one acquisition into the archive (no-op when it is there) and return the scene path."""
     return str(open_source(request).fetch(acquisition, aoi, Path(archive_root)))
@@ -46,7 +60,8 @@ def detect(scene_path: str, aoi: AOI, detector: str, run_dir: str) -> SceneResul
     return _process_scene(scene_path, aoi, detector, run_dir)
 
 
-@task(name="publish", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5)
+@task(name="publish", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5,
+      retry_condition_fn=_worth_retrying)
 def publish(request: MonitorRequest, results: list[SceneResult], run_dir: str, started: datetime) -> str:
     """Write the run folder's outputs; return the path of run.json."""
     return str(finish_run(request, results, run_dir, started))

@@ -9,8 +9,9 @@ Precedence, highest first:
    (``data_dir = "/srv/satwatch"``);
 3. the defaults below.
 
-Sentinel Hub credentials are never read or stored here: sentinelhub-py reads ``SH_CLIENT_ID``,
-``SH_CLIENT_SECRET`` and ``SH_PROFILE`` itself, so secrets never pass through satwatch's own settings.
+Sentinel Hub credentials are not settings: ``satwatch.imagery.sentinel_hub`` reads ``SH_CLIENT_ID`` /
+``SH_CLIENT_SECRET`` (or the sentinelhub-py profile named by ``SH_PROFILE``) when it opens a session, so secrets
+never pass through, and are never written with, satwatch's own settings.
 """
 
 from __future__ import annotations
