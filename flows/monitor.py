@@ -18,6 +18,7 @@ from prefect.tasks import exponential_backoff
 
 from satwatch.aoi import AOI
 from satwatch.errors import SatwatchError
+from satwatch.imagery.archive import Archive
 from satwatch.imagery.source import Acquisition
 from satwatch.monitor import MonitorRequest, SceneResult, build_request, finish_run, new_run_dir, open_source
 from satwatch.monitor import process_scene as _process_scene
@@ -84,6 +85,7 @@ def monitor(
     settings = load_settings()
     run_dir = str(new_run_dir(settings.outputs_dir, request))
     archive_root = str(settings.archive_dir)
+    Archive(archive_root).sweep_partials()  # leftovers (> 1 h old) of writes killed in earlier runs
     pending = []
     for aoi in request.aois:
         for sensor in request.sensors:
