@@ -211,7 +211,7 @@ def process_scene(scene_path: str | Path, aoi: AOI, detector: str, run_dir: str 
     log.info("%s: %d detections, %.0f%% of %s observed", scene.meta.scene_id, len(det),
              100 * obs.observed_fraction, aoi.id)
     return SceneResult(
-        scene_path=str(scene_path),
+        scene_path=str(Path(scene_path).resolve()),  # absolute: the run folder is read from anywhere later
         detections_path=str(out),
         observability=obs,
         footprint_wkt=scene.footprint().wkt,

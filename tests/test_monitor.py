@@ -82,3 +82,16 @@ def test_simulated_scenes_are_kept_per_scenario(tmp_path: Path) -> None:
     root = tmp_path / "archive"
     a, b = SimulatedSource(tiny).archive_root(root), SimulatedSource(other).archive_root(root)
     assert a != b and a.parent == b.parent == root / "simulated"
+
+
+def test_scene_paths_in_outputs_are_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SATWATCH_DATA_DIR", "data")  # relative, as `make run` uses it
+    request = build_request(["ru_dunai"], date(2024, 9, 10), date(2024, 9, 14), ["s2"],
+                            scenario_path=REPO / "scenarios" / "tiny.yaml")
+    source, settings = open_source(request), load_settings()
+    aoi = request.aois[0]
+    [acq] = source.search(aoi, request.start, request.end, "s2")
+    result = process_scene(source.fetch(acq, aoi, settings.archive_dir), aoi, request.detector,
+                           new_run_dir(settings.outputs_dir, request))
+    assert Path(result.scene_path).is_absolute() and Path(result.scene_path).is_file()
