@@ -271,7 +271,8 @@ def finish_run(
     ) if ordered else gpd.GeoDataFrame({"scene_id": [], "simulated": []}, geometry=[], crs=4326)
     frames = [gpd.read_file(r.detections_path) for r in ordered]
     detections = concat_detections(frames) if frames else empty_detections()
-    classes = get_detector(request.detector).classes
+    detector = get_detector(request.detector)
+    classes = detector.classes
     counts = count_table(detections, [r.observability for r in ordered], classes, simulated)
     aois = gpd.GeoDataFrame(
         [{**a.to_feature()["properties"], "simulated": simulated} for a in request.aois],
@@ -293,7 +294,6 @@ def finish_run(
     if ordered and request.end > request.start:  # default windows: the two halves of the period
         baseline, test = Window.halves(request.start, request.end)
         changes = write_changes(run, (baseline.start, baseline.end), (test.start, test.end)).to_dict()
-    detector = get_detector(request.detector)
     scenario: dict[str, Any] | None = None
     if request.scenario_path is not None:
         scenario = {"name": request.name, "path": str(request.scenario_path),

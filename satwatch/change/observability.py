@@ -23,12 +23,10 @@ import numpy.typing as npt
 from rasterio.features import geometry_mask
 
 from satwatch.aoi import AOI
-from satwatch.imagery.scene import Scene, format_acquired
+from satwatch.imagery.scene import SCL_NOT_CLEAR, Scene, format_acquired
 
-__all__ = ["MIN_OBJECT_PIXELS", "SCL_NOT_CLEAR", "Observability", "min_object_length_m", "observe", "pixel_area_m2"]
+__all__ = ["MIN_OBJECT_PIXELS", "Observability", "min_object_length_m", "observe", "pixel_area_m2"]
 
-SCL_NOT_CLEAR = (3.0, 8.0, 9.0, 10.0)
-"""Sentinel-2 SCL classes that hide the ground: cloud shadow, cloud medium/high probability, thin cirrus."""
 MIN_OBJECT_PIXELS = {"s2": 2.5, "s1": 3.0, "vhr": 3.0}
 """Shortest resolvable object in pixels: ~25 m ships at Sentinel-2's 10 m; Sentinel-1 IW GRD has ~20 x 22 m
 resolution on 10 m pixels, so ~30 m; very-high-resolution imagery resolves ~3 pixels (1.5 m at 0.5 m: cars)."""

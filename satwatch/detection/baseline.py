@@ -71,7 +71,7 @@ from shapely.geometry import Point
 from satwatch.detection.detections import Detection, detections_from_records, ground_axes_m
 from satwatch.detection.water import optical_water_mask, sar_water_mask
 from satwatch.errors import DetectionError
-from satwatch.imagery.scene import Scene
+from satwatch.imagery.scene import SCL_NOT_CLEAR, Scene
 
 __all__ = [
     "BaselineDetector",
@@ -194,7 +194,7 @@ class OpticalParams:
     :func:`measure_components`). None: no trimming."""
     psf_sigma_m: float = 0.0
     """Standard deviation of the point spread, metres, removed from the measured size."""
-    cloud_classes: tuple[float, ...] = (3.0, 8.0, 9.0, 10.0)
+    cloud_classes: tuple[float, ...] = SCL_NOT_CLEAR
     """Sentinel-2 SCL classes not searched: cloud shadow (3), cloud medium/high probability (8, 9), thin
     cirrus (10); the classes :mod:`satwatch.change.observability` counts as not clear, so that detections and
     the observed fraction cover the same ground. Vessels often show through thin cirrus and in cloud

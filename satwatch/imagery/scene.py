@@ -39,6 +39,7 @@ from satwatch.aoi import project_geometry
 from satwatch.errors import InputFileError, SceneFormatError
 
 __all__ = [
+    "SCL_NOT_CLEAR",
     "SENSORS",
     "SENSOR_BANDS",
     "Scene",
@@ -58,6 +59,9 @@ SENSOR_BANDS: dict[str, tuple[str, ...]] = {
     "vhr": ("R", "G", "B", "N"),
 }
 """Bands the shipped sources write per sensor; readers accept subsets and say what is missing."""
+SCL_NOT_CLEAR = (3.0, 8.0, 9.0, 10.0)
+"""Sentinel-2 SCL classes that hide the ground: cloud shadow, cloud medium/high probability, thin cirrus. One
+definition for the detector's search area, the observed fraction and the simulator's ``visible`` truth."""
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
 
 
