@@ -77,7 +77,7 @@ def monitor(
     sensors: list[str] | None = None,
     source: str = "simulated",
     scenario: str | None = None,
-    detector: str = "baseline",
+    detector: str | None = None,
 ) -> str:
     """Monitor AOIs over a period and return the run folder (with no arguments: the demo scenario)."""
     started = datetime.now(UTC)

@@ -14,6 +14,7 @@ or a test calls them directly::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import platform
@@ -35,7 +36,7 @@ from satwatch.change.observability import Observability, observe
 from satwatch.change.run_changes import write_changes
 from satwatch.change.timeseries import Window
 from satwatch.detection.detections import concat_detections, empty_detections
-from satwatch.detection.detector import get_detector
+from satwatch.detection.detector import Detector, default_detector, get_detector
 from satwatch.errors import UsageError
 from satwatch.imagery.scene import SENSORS, read_scene
 from satwatch.imagery.source import ImagerySource
@@ -120,7 +121,7 @@ def build_request(
     sensors: Sequence[str] | None = None,
     source: str = "simulated",
     scenario_path: str | Path | None = None,
-    detector: str = "baseline",
+    detector: str | None = None,
 ) -> MonitorRequest:
     """Validate run parameters, filling gaps from the scenario (the demo scenario when nothing is given).
 
@@ -159,7 +160,7 @@ def build_request(
         sensors=sensors,
         source=source,
         scenario_path=Path(scenario_path) if scenario_path is not None else None,
-        detector=detector,
+        detector=detector or default_detector(),
         name=scenario.name if scenario is not None else "monitor",
     )
 
@@ -197,13 +198,21 @@ def new_run_dir(outputs_dir: Path, request: MonitorRequest, now: datetime | None
     return run_dir
 
 
+@functools.lru_cache(maxsize=4)
+def _detector(name: str) -> Detector:
+    """One detector per name per process (the CNN loads its weights once, not once per scene)."""
+    return get_detector(name)
+
+
 def process_scene(scene_path: str | Path, aoi: AOI, detector: str, run_dir: str | Path) -> SceneResult:
     """Detect objects in one archived scene and measure its observability of ``aoi``.
 
     Writes ``<run_dir>/per_scene/<scene_id>.geojson`` and returns a small :class:`SceneResult`.
     """
     scene = read_scene(scene_path)
-    det = get_detector(detector).detect(scene)
+    found = _detector(detector)
+    detect_file = getattr(found, "detect_file", None)  # windowed reads when the detector has them
+    det = detect_file(scene_path) if detect_file is not None else found.detect(scene)
     out = Path(run_dir) / "per_scene" / f"{scene.meta.scene_id}.geojson"
     write_geojson(det, out)
     obs = observe(scene, aoi)
@@ -271,9 +280,11 @@ def finish_run(
     ) if ordered else gpd.GeoDataFrame({"scene_id": [], "simulated": []}, geometry=[], crs=4326)
     frames = [gpd.read_file(r.detections_path) for r in ordered]
     detections = concat_detections(frames) if frames else empty_detections()
-    detector = get_detector(request.detector)
+    detector = _detector(request.detector)
     classes = detector.classes
-    counts = count_table(detections, [r.observability for r in ordered], classes, simulated)
+    classes_for = getattr(detector, "classes_for", None)
+    by_sensor = {s: tuple(classes_for(s)) if classes_for is not None else classes for s in request.sensors}
+    counts = count_table(detections, [r.observability for r in ordered], by_sensor, simulated)
     aois = gpd.GeoDataFrame(
         [{**a.to_feature()["properties"], "simulated": simulated} for a in request.aois],
         geometry=[a.geometry for a in request.aois],
@@ -314,7 +325,8 @@ def finish_run(
         },
         "scenario": scenario,
         "changes": changes,
-        "detector": {"name": detector.name, "classes": list(classes)},
+        "detector": {"name": detector.name, "classes": list(classes),
+                     "classes_by_sensor": {k: list(v) for k, v in by_sensor.items()}},
         "sources": sorted({r.source for r in ordered}) or [request.source],
         "versions": _versions(),
         "summary": {

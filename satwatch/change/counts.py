@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -24,7 +24,7 @@ WATER_CLASSES = ("vessel",)
 def count_table(
     detections: gpd.GeoDataFrame,
     observations: Sequence[Observability],
-    classes: Sequence[str],
+    classes: Sequence[str] | Mapping[str, Sequence[str]],
     simulated: bool,
 ) -> pd.DataFrame:
     """Count detections per scene and class, zeros included, with each scene's observability.
@@ -33,7 +33,9 @@ def count_table(
         detections: detections of the scenes (DESIGN.md contract; needs ``scene_id``, ``class``, ``area_m2``).
         observations: one :class:`Observability` per scene processed (a scene with no detections still gets
             rows with ``count = 0``: "nothing seen" is a measurement, with its observed fraction).
-        classes: the classes the detector can report; only these get rows.
+        classes: the classes the detector can report, or per sensor (``{"s2": (...), "s1": (...)}``: a
+            detector that reports encampments on Sentinel-2 but not on Sentinel-1 gets no encampment rows for
+            Sentinel-1 scenes, never a false zero); only these get rows.
         simulated: whether the imagery was simulated (copied to every row).
 
     Returns:
@@ -48,7 +50,8 @@ def count_table(
         for (scene_id, cls), grp in detections.groupby(["scene_id", "class"]):
             by_key[(str(scene_id), str(cls))] = grp
     for obs in observations:
-        for cls in classes:
+        scene_classes = classes.get(obs.sensor, ()) if isinstance(classes, Mapping) else classes
+        for cls in scene_classes:
             grp = by_key.get((obs.scene_id, cls))
             n = 0 if grp is None else len(grp)
             area = 0.0 if grp is None else float(np.nansum(grp["area_m2"].to_numpy(dtype=float)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import geopandas as gpd
 
@@ -19,7 +19,7 @@ from satwatch.detection.detections import concat_detections
 from satwatch.errors import InputFileError, UsageError
 from satwatch.imagery.scene import Scene, read_scene
 
-__all__ = ["DETECTORS", "Detector", "detect_files", "get_detector"]
+__all__ = ["DETECTORS", "Detector", "default_detector", "detect_files", "get_detector"]
 
 
 @runtime_checkable
@@ -41,12 +41,30 @@ class Detector(Protocol):
         ...
 
 
-DETECTORS: dict[str, Callable[[], Detector]] = {"baseline": BaselineDetector}
-"""Registry: detector name -> factory. The PyTorch detector registers here when it lands."""
+def _cnn(**options: Any) -> Detector:
+    from satwatch.detection.cnn import CnnDetector
+
+    return CnnDetector(**options)
 
 
-def get_detector(name: str) -> Detector:
-    """Return a new detector by registry name.
+def _baseline(**options: Any) -> Detector:
+    return BaselineDetector()
+
+
+DETECTORS: dict[str, Callable[..., Detector]] = {"baseline": _baseline, "cnn": _cnn}
+"""Registry: detector name -> factory taking keyword options (``cnn``: device, batch_size, models_dir)."""
+
+
+def default_detector() -> str:
+    """``cnn`` when the shipped weights of every profile are present, else ``baseline``."""
+    from satwatch.detection.cnn import MODELS_DIR
+    from satwatch.detection.profiles import PROFILES
+
+    return "cnn" if all((MODELS_DIR / f"{p}.pt").is_file() for p in PROFILES) else "baseline"
+
+
+def get_detector(name: str, **options: Any) -> Detector:
+    """Return a new detector by registry name (``options`` go to its factory).
 
     Raises:
         UsageError: ``name`` is not registered (the message lists the choices).
@@ -59,7 +77,7 @@ def get_detector(name: str) -> Detector:
         factory = DETECTORS[name]
     except KeyError:
         raise UsageError(f"unknown detector {name!r}; choose one of: {', '.join(sorted(DETECTORS))}") from None
-    return factory()
+    return factory(**options)
 
 
 def detect_files(
@@ -93,7 +111,8 @@ def detect_files(
             raise InputFileError(f"scene file {path} does not exist")
     frames = []
     for i, path in enumerate(files, start=1):
-        frames.append(det.detect(read_scene(path)))
+        detect_file = getattr(det, "detect_file", None)  # windowed reads when the detector has them
+        frames.append(detect_file(path) if detect_file is not None else det.detect(read_scene(path)))
         if progress is not None:
             progress(i, len(files), path)
     return concat_detections(frames)
