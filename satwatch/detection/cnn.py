@@ -387,9 +387,9 @@ class CnnDetector:
     def _detect_dataset(self, src: DatasetReader, bands: tuple[str, ...], meta: SceneMeta) -> gpd.GeoDataFrame:
         if meta.sensor not in PROFILES:
             raise DetectionError(f"the CNN has no profile for sensor {meta.sensor!r}")
+        missing = PROFILES[meta.sensor].check_bands(bands)  # before loading weights: a clear error first
         loaded = self.model(meta.sensor)
         prof = loaded.profile
-        missing = prof.check_bands(bands)
         if missing:
             log.info("scene %s lacks bands %s; imputed from the present ones", meta.scene_id, ", ".join(missing))
         use = [b for b in prof.bands if b in bands]

@@ -97,6 +97,9 @@ class Sample:
     """``(H, W)`` 1 where mask loss is not taken (e.g. convoys at 10 m), or None."""
     has_size: bool = True
     """Whether length, width and heading labels are real (False for box-only labels)."""
+    anchors: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+    """``(A, 2)`` x, y (profile px) that object-centred crops are drawn around: point objects and the
+    centroids of area objects (None: the points)."""
 
 
 @dataclass(frozen=True)
@@ -163,13 +166,14 @@ def _sample_from_truth(scene: Scene, truth: Any, profile: Profile) -> Sample:
     h, w = raw.shape[1:]
     masks = np.zeros((len(profile.mask_classes), h, w), dtype=np.uint8)
     mask_ignore = np.zeros((h, w), dtype=np.uint8)
+    anchors: list[list[float]] = []
     records = truth.drop(columns="geometry").to_dict("records")
     for row, geom in zip(records, truth.geometry, strict=True):
         cls = str(row["class"])
         visible = bool(row["visible"])
         if geom.geom_type == "Point":
             x, y = crs_tr.transform(geom.x, geom.y)
-            px, py = to_px * (x, y)
+            px, py = to_px @ (x, y)
             if cls in profile.point_classes and visible:
                 heading = float(row["heading_deg"]) % 180.0 if math.isfinite(row["heading_deg"]) else math.nan
                 points.append([px, py, float(row["length_m"]), float(row["width_m"]), heading,
@@ -185,11 +189,13 @@ def _sample_from_truth(scene: Scene, truth: Any, profile: Profile) -> Sample:
                     mask_ignore |= burn
                 else:
                     masks[profile.mask_classes.index(cls)] |= burn
+                    anchors.append(list(to_px @ (poly.centroid.x, poly.centroid.y)))
     return Sample(
         name=scene.meta.scene_id or scene.meta.aoi, raw=raw, names=names,
         points=np.array(points, dtype=np.float64).reshape(-1, 6),
         ignore=np.array(ignore, dtype=np.float64).reshape(-1, 3),
         masks=masks if profile.mask_classes else None, mask_ignore=mask_ignore, has_size=True,
+        anchors=np.array([p[:2] for p in points] + anchors, dtype=np.float64).reshape(-1, 2),
     )
 
 
@@ -217,8 +223,9 @@ def _crop(sample: Sample, profile: Profile, rng: np.random.Generator) -> dict[st
     """One augmented crop with its targets (numpy), CROP_PX square."""
     c = CROP_PX
     _, h, w = sample.raw.shape
-    if len(sample.points) and rng.random() < 0.7:
-        px, py = sample.points[rng.integers(len(sample.points)), :2]
+    anchors = sample.anchors if sample.anchors is not None else sample.points[:, :2]
+    if len(anchors) and rng.random() < 0.7:
+        px, py = anchors[rng.integers(len(anchors))]
         x0 = int(px - rng.integers(16, c - 16))
         y0 = int(py - rng.integers(16, c - 16))
     else:

@@ -39,7 +39,8 @@ Sensors (all on the AOI's UTM grid, ``aoi.utm_epsg``)
       berth, else the AOI centre; individual vehicles, tents and ship superstructures are visible. No clouds.
 
 Ground truth (:attr:`Rendered.truth`, EPSG:4326): one row per planted object present in the scene: vessels as
-Points at the hull centre, vehicle parks, convoys and encampments as Polygons (see :data:`TRUTH_COLUMNS`).
+Points at the hull centre, vehicle parks, convoys and encampments as Polygons (see :data:`TRUTH_COLUMNS`); in
+VHR scenes (0.5 m) every vehicle is its own Point (``count`` 1) instead of its park's or convoy's polygon.
 Headings are degrees clockwise from grid north of the UTM zone (the bow's direction, 0..360).
 
 Limits: no terrain or relief shading, no layover or azimuth shift of moving ships in SAR, a single incidence
@@ -92,7 +93,7 @@ __all__ = [
     "scene_grid",
 ]
 
-SIMULATOR_VERSION = "2"
+SIMULATOR_VERSION = "3"
 """Bumped whenever rendering changes, so archived simulated scenes are rendered again."""
 
 F32 = npt.NDArray[np.float32]
@@ -1602,30 +1603,51 @@ def _truth(present: _Present, grid: _Grid, meta: SceneMeta, epsg: int, scl: F32 
         add(Point(ship.x, ship.y), object_id=v.object_id, **{"class": "vessel"}, where=v.where, length_m=v.length,
             width_m=v.width, heading_deg=ship.heading, area_m2=math.nan, count=1, moving=ship.speed_ms > 0,
             visible=_visible(scl, grid, [(ship.x, ship.y)]), **base)
-    for park, n in present.parks:
-        rows_used = math.ceil(n / park.per_row)
-        cols_used = min(n, park.per_row)
-        along = (rows_used - 1) * park.pitch_row + 7.0 * 1.25 + 4.0
-        across = (cols_used - 1) * park.pitch_side + 2.5 * 1.25 + 4.0
-        t = math.radians(park.heading)
-        shift_u = (rows_used - park.rows) / 2 * park.pitch_row
-        shift_v = (cols_used - park.per_row) / 2 * park.pitch_side
-        cx = park.x + math.sin(t) * shift_u + math.cos(t) * shift_v
-        cy = park.y + math.cos(t) * shift_u - math.sin(t) * shift_v
-        if not inside(cx, cy):
-            continue
-        poly = _rect(cx, cy, park.heading, along, across)
-        add(poly, object_id=park.object_id, **{"class": "vehicle"}, where="land", length_m=round(along, 2),
-            width_m=round(across, 2), heading_deg=math.nan, area_m2=round(poly.area, 1), count=n, moving=False,
-            visible=_visible(scl, grid, _polygon_points(poly)), **base)
-    for convoy in present.convoys:
-        c = convoy.corridor.centroid
-        if not inside(c.x, c.y):
-            continue
-        add(convoy.corridor, object_id=convoy.object_id, **{"class": "vehicle"}, where="road",
-            length_m=round(30.0 * (len(convoy.points) - 1) + 16.0, 2), width_m=12.0, heading_deg=math.nan,
-            area_m2=round(convoy.corridor.area, 1), count=len(convoy.points), moving=True,
-            visible=_visible(scl, grid, [(p[0], p[1]) for p in convoy.points]), **base)
+    if meta.sensor == "vhr":  # at <= 1 m single vehicles are the objects: one point per vehicle
+        for park, n in present.parks:
+            t = math.radians(park.heading)
+            sizes = _rng(park.object_id, "vehicle-sizes").uniform(0.85, 1.25, (park.capacity, 2))
+            for k in range(min(n, park.capacity)):
+                ahead = (k // park.per_row - (park.rows - 1) / 2) * park.pitch_row
+                right = (k % park.per_row - (park.per_row - 1) / 2) * park.pitch_side
+                x = park.x + ahead * math.sin(t) + right * math.cos(t)
+                y = park.y + ahead * math.cos(t) - right * math.sin(t)
+                if inside(x, y):
+                    add(Point(x, y), object_id=f"{park.object_id}-{k:03d}", **{"class": "vehicle"}, where="land",
+                        length_m=round(7.0 * sizes[k, 0], 2), width_m=round(2.5 * sizes[k, 1], 2),
+                        heading_deg=park.heading % 360.0, area_m2=math.nan, count=1, moving=False, visible=True,
+                        **base)
+        for convoy in present.convoys:
+            for k, (x, y, heading) in enumerate(convoy.points):
+                if inside(x, y):
+                    add(Point(x, y), object_id=f"{convoy.object_id}-{k:03d}", **{"class": "vehicle"}, where="road",
+                        length_m=7.6, width_m=2.6, heading_deg=heading % 360.0, area_m2=math.nan, count=1,
+                        moving=True, visible=True, **base)
+    else:  # at 10 m: vehicle parks and convoys as polygons with their vehicle count
+        for park, n in present.parks:
+            rows_used = math.ceil(n / park.per_row)
+            cols_used = min(n, park.per_row)
+            along = (rows_used - 1) * park.pitch_row + 7.0 * 1.25 + 4.0
+            across = (cols_used - 1) * park.pitch_side + 2.5 * 1.25 + 4.0
+            t = math.radians(park.heading)
+            shift_u = (rows_used - park.rows) / 2 * park.pitch_row
+            shift_v = (cols_used - park.per_row) / 2 * park.pitch_side
+            cx = park.x + math.sin(t) * shift_u + math.cos(t) * shift_v
+            cy = park.y + math.cos(t) * shift_u - math.sin(t) * shift_v
+            if not inside(cx, cy):
+                continue
+            poly = _rect(cx, cy, park.heading, along, across)
+            add(poly, object_id=park.object_id, **{"class": "vehicle"}, where="land", length_m=round(along, 2),
+                width_m=round(across, 2), heading_deg=math.nan, area_m2=round(poly.area, 1), count=n, moving=False,
+                visible=_visible(scl, grid, _polygon_points(poly)), **base)
+        for convoy in present.convoys:
+            c = convoy.corridor.centroid
+            if not inside(c.x, c.y):
+                continue
+            add(convoy.corridor, object_id=convoy.object_id, **{"class": "vehicle"}, where="road",
+                length_m=round(30.0 * (len(convoy.points) - 1) + 16.0, 2), width_m=12.0, heading_deg=math.nan,
+                area_m2=round(convoy.corridor.area, 1), count=len(convoy.points), moving=True,
+                visible=_visible(scl, grid, [(p[0], p[1]) for p in convoy.points]), **base)
     if present.camp is not None:
         camp, area = present.camp
         long_side, short_side = camp.sides(area)
