@@ -1,0 +1,329 @@
+"""Checking claims end to end: plan the acquisitions a claim needs, run the monitor's steps, judge, package.
+
+The Prefect flow ``flows/verify_claim.py`` puts these functions in order with the monitor flow's tasks (search,
+fetch with retries, detect fanned out, publish); :func:`check_claims` runs the same steps in plain Python for a
+notebook or a test::
+
+    run_dir = check_claims(["C05"], scenario_path="scenarios/c05.yaml")
+    print(verdict_table(reproduce(run_dir)))
+
+Only the acquisitions inside the claims' baseline and test windows are searched (a claim whose windows are a
+year apart does not fetch the year between). With a simulation scenario, only the claim AOIs the scenario
+simulates are run; the others are reported as not covered.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from satwatch.aoi import AOI
+from satwatch.change.timeseries import MIN_OBSERVED_FRACTION, Window
+from satwatch.claims.catalog import DEFAULT_CLAIMS, Claim, claims_sha256, load_claims
+from satwatch.claims.measures import GROUND_CHANGE_CSV, GROUND_CHANGE_GEOJSON, load_run, window_of
+from satwatch.claims.verdicts import (
+    SIMULATED_CLAIMS_NOTICE,
+    ClaimVerdict,
+    evaluate_run,
+    write_claims_outputs,
+)
+from satwatch.errors import ClaimError, UsageError
+from satwatch.imagery.source import Acquisition, ImagerySource
+from satwatch.monitor import MonitorRequest, build_request
+from satwatch.outputs.files import write_csv, write_geojson, write_json
+
+__all__ = [
+    "CheckPlan",
+    "check_claims",
+    "finish_check",
+    "measure_ground_change",
+    "plan_check",
+    "search_acquisitions",
+    "select_claims",
+    "verdict_table",
+]
+
+log = logging.getLogger("satwatch")
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """What one ``satwatch claims check`` covers: the claims, the monitoring request and the search periods."""
+
+    claim_ids: tuple[str, ...]
+    """Ids of the claims checked, in the order given."""
+    claims_path: Path
+    """The claims file they come from."""
+    request: MonitorRequest
+    """The monitoring request (AOIs, sensors, source, scenario, detector) over the whole span of the windows."""
+    periods: tuple[Window, ...]
+    """Merged baseline and test windows: only these days are searched."""
+    uncovered_aois: tuple[str, ...] = ()
+    """Claim AOIs left out of the run (not simulated by the scenario); their indicators are inconclusive."""
+
+
+def select_claims(claim_ids: Sequence[str], claims_path: str | Path | None = None) -> list[Claim]:
+    """Return the claims named by ``claim_ids`` (case-insensitive), in that order.
+
+    Raises:
+        ClaimError: an id is not in the file (the message lists the ids it has).
+    """
+    claims = load_claims(claims_path)
+    by_upper = {k.upper(): v for k, v in claims.items()}
+    out: list[Claim] = []
+    for cid in claim_ids:
+        claim = by_upper.get(cid.upper())
+        if claim is None:
+            raise ClaimError(f"claim {cid!r} is not in {claims_path or DEFAULT_CLAIMS}; choose from "
+                             f"{', '.join(claims)} (see `satwatch claims list`)")
+        if claim not in out:
+            out.append(claim)
+    if not out:
+        raise ClaimError("name at least one claim id (see `satwatch claims list`)")
+    return out
+
+
+def _merge(windows: Sequence[Window]) -> tuple[Window, ...]:
+    merged: list[Window] = []
+    for w in sorted(windows, key=lambda w: w.start):
+        if merged and w.start <= merged[-1].end + timedelta(days=1):
+            last = merged[-1]
+            merged[-1] = Window(last.start, max(last.end, w.end))
+        else:
+            merged.append(w)
+    return tuple(merged)
+
+
+def plan_check(
+    claim_ids: Sequence[str],
+    source: str = "simulated",
+    scenario_path: str | Path | None = None,
+    claims_path: str | Path | None = None,
+    detector: str | None = None,
+    sensors: Sequence[str] | None = None,
+) -> CheckPlan:
+    """Validate a check and decide what it fetches: the claims' AOIs over their merged windows.
+
+    Raises:
+        ClaimError: unknown claim id or a claims file breaking the schema.
+        UsageError: bad source, or a scenario that simulates none of the claims' AOIs.
+    """
+    from satwatch.imagery.scenario import load_scenario
+
+    claims = select_claims(claim_ids, claims_path)
+    aois: list[str] = []
+    for c in claims:
+        aois += [a for a in c.aois if a not in aois]
+    uncovered: list[str] = []
+    name = "claims-" + "-".join(c.id.lower() for c in claims)
+    if scenario_path is not None:
+        if source != "simulated":
+            raise UsageError("--scenario only applies to --source simulated")
+        scenario = load_scenario(scenario_path)
+        uncovered = [a for a in aois if a not in scenario.aois]
+        aois = [a for a in aois if a in scenario.aois]
+        if not aois:
+            raise UsageError(f"scenario {scenario_path} simulates none of the claims' AOIs "
+                             f"({', '.join(uncovered)}); add one of them to its aois")
+        name += f"-{scenario.name}"
+        sensors = sensors or tuple(scenario.sensors)
+    periods = _merge([w for c in claims for w in (c.baseline, c.test)])
+    kwargs: dict[str, Any] = {} if detector is None else {"detector": detector}
+    request = build_request(aois, periods[0].start, periods[-1].end, sensors or ("s2", "s1"), source, scenario_path,
+                            **kwargs)
+    label = re.sub(r"[^a-z0-9_-]+", "-", name.lower())[:60].strip("-")
+    return CheckPlan(claim_ids=tuple(c.id for c in claims), claims_path=Path(claims_path or DEFAULT_CLAIMS),
+                     request=dataclasses.replace(request, name=label), periods=periods,
+                     uncovered_aois=tuple(uncovered))
+
+
+def period_requests(plan: CheckPlan) -> list[MonitorRequest]:
+    """One monitoring request per search period (same AOIs, sensors, source), for the flow's search task."""
+    return [dataclasses.replace(plan.request, start=w.start, end=w.end) for w in plan.periods]
+
+
+def search_acquisitions(source: ImagerySource, plan: CheckPlan, aoi: AOI, sensor: str) -> list[Acquisition]:
+    """Acquisitions of ``aoi`` by ``sensor`` inside the plan's periods, oldest first, without duplicates."""
+    seen: dict[tuple[str, str], Acquisition] = {}
+    for w in plan.periods:
+        for acq in source.search(aoi, w.start, w.end, sensor):
+            seen.setdefault((acq.sensor, acq.acquired.isoformat()), acq)
+    return [seen[k] for k in sorted(seen, key=lambda k: k[1])]
+
+
+def measure_ground_change(run_dir: str | Path, claims: Sequence[Claim],
+                          min_observed: float = MIN_OBSERVED_FRACTION) -> Path | None:
+    """Pixel-level ground change over each claim's own windows, for its ``ground_change_area_m2`` indicators.
+
+    Reads the archived scenes named in ``scenes.geojson`` (used acquisitions only) and writes
+    ``claim_ground_change.csv`` (claim, aoi, sensor, area_m2, baseline_scenes, test_scenes, baseline, test,
+    simulated) and ``claim_ground_change.geojson`` (the polygons, EPSG:4326). Verdicts then read only these
+    files. Returns the CSV path, or None when no claim has such an indicator on an AOI of the run.
+    """
+    from satwatch.aoi import resolve_aoi
+    from satwatch.change.pixel_change import PIXEL_CHANGE_COLUMNS, pixel_change
+    from satwatch.imagery.scene import read_scene
+
+    run = load_run(run_dir)
+    rows: list[dict[str, Any]] = []
+    polygons: list[gpd.GeoDataFrame] = []
+    done: set[tuple[str, str, str]] = set()
+    for claim in claims:
+        for ind in claim.indicators:
+            if ind.spec.kind != "pixel":
+                continue
+            sensors = [s for s in run.sensors_of(ind.aoi) if s in ("s1", "s2") and ind.sensor in ("any", s)]
+            for sensor in sensors:
+                key = (claim.id, ind.aoi, sensor)
+                if key in done:
+                    continue
+                done.add(key)
+                sc = run.scenes[(run.scenes["aoi"] == ind.aoi) & (run.scenes["sensor"] == sensor)]
+                sc = sc[sc["observed_fraction"].astype(float) >= min_observed]
+                paths: dict[str, list[str]] = {"baseline": [], "test": []}
+                for acquired, path in zip(sc["acquired"], sc["path"], strict=True):
+                    w = window_of(date.fromisoformat(str(acquired)[:10]), claim.baseline, claim.test)
+                    if w and Path(str(path)).is_file():
+                        paths[w].append(str(path))
+                gdf = pixel_change(sensor, (read_scene(p) for p in paths["baseline"]),
+                                   (read_scene(p) for p in paths["test"]), ind.aoi,
+                                   resolve_aoi(ind.aoi).geometry, str(claim.baseline), str(claim.test))
+                if len(gdf):
+                    polygons.append(gdf.assign(claim=claim.id))
+                rows.append({"claim": claim.id, "aoi": ind.aoi, "sensor": sensor,
+                             "area_m2": round(float(gdf["area_m2"].sum()), 1) if len(gdf) else 0.0,
+                             "baseline_scenes": len(paths["baseline"]), "test_scenes": len(paths["test"]),
+                             "baseline": str(claim.baseline), "test": str(claim.test),
+                             "simulated": run.simulated})
+    if not rows:
+        return None
+    run_path = Path(run_dir)
+    cols = ["claim", *PIXEL_CHANGE_COLUMNS]
+    merged = (gpd.GeoDataFrame(pd.concat(polygons, ignore_index=True)[[*cols, "geometry"]], geometry="geometry",
+                               crs=4326) if polygons else gpd.GeoDataFrame(columns=cols, geometry=[], crs=4326))
+    write_geojson(merged, run_path / GROUND_CHANGE_GEOJSON)
+    return write_csv(pd.DataFrame(rows), run_path / GROUND_CHANGE_CSV)
+
+
+def finish_check(run_dir: str | Path, claims: Sequence[Claim], claims_path: str | Path | None = None,
+                 uncovered_aois: Sequence[str] = (), evidence: bool = True) -> list[ClaimVerdict]:
+    """Judge the claims on a finished run folder and write ``claims.json``, ``claims.csv`` and the evidence.
+
+    Steps: ground change over each claim's windows (:func:`measure_ground_change`), verdicts from the run folder
+    (:func:`satwatch.claims.verdicts.evaluate_run`), evidence packages (``evidence/<claim>/``), then
+    ``claims.json`` / ``claims.csv`` and a ``claims`` entry in ``run.json``.
+    """
+    from satwatch.claims.evidence import write_evidence
+
+    run = Path(run_dir)
+    path = Path(claims_path) if claims_path is not None else DEFAULT_CLAIMS
+    measure_ground_change(run, claims)
+    verdicts = evaluate_run(run, claims)
+    if evidence:
+        verdicts = [dataclasses.replace(v, evidence=write_evidence(run, v)) for v in verdicts]
+    write_claims_outputs(run, verdicts, path, claims_sha256(path) if path.is_file() else None)
+    record_path = run / "run.json"
+    if record_path.is_file():
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        record["claims"] = {
+            "claims_file": str(path), "verdicts": {v.claim.id: v.verdict for v in verdicts},
+            "uncovered_aois": list(uncovered_aois), "outputs": ["claims.json", "claims.csv", "evidence/"],
+        }
+        outputs = set(record.get("outputs", [])) | {p.name for p in run.iterdir() if p.is_file()}
+        record["outputs"] = sorted(outputs)
+        write_json(record, record_path)
+    return verdicts
+
+
+def check_claims(
+    claim_ids: Sequence[str],
+    source: str = "simulated",
+    scenario_path: str | Path | None = None,
+    claims_path: str | Path | None = None,
+    detector: str | None = None,
+) -> Path:
+    """Check claims without Prefect: search, fetch, detect, publish (the monitor's functions), then judge.
+
+    Returns the run folder; its ``claims.json`` holds the verdicts. The flow ``verify_claim`` does the same with
+    retries and fan-out.
+    """
+    from satwatch.monitor import finish_run, new_run_dir, open_source, process_scene
+    from satwatch.settings import load_settings
+
+    started = datetime.now(UTC)
+    plan = plan_check(claim_ids, source, scenario_path, claims_path, detector)
+    settings = load_settings()
+    run_dir = new_run_dir(settings.outputs_dir, plan.request)
+    src = open_source(plan.request)
+    results = []
+    for aoi in plan.request.aois:
+        for sensor in plan.request.sensors:
+            for acq in search_acquisitions(src, plan, aoi, sensor):
+                path = src.fetch(acq, aoi, settings.archive_dir)
+                results.append(process_scene(path, aoi, plan.request.detector, run_dir))
+    finish_run(plan.request, results, run_dir, started)
+    finish_check(run_dir, select_claims(plan.claim_ids, plan.claims_path), plan.claims_path, plan.uncovered_aois)
+    return run_dir
+
+
+def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _num(v: float, digits: int = 2) -> str:
+    if v != v:  # NaN
+        return "-"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}f}"
+
+
+def verdict_table(verdicts: Sequence[ClaimVerdict]) -> str:
+    """Format verdicts as a readable table: one line per indicator, then the claim's verdict, limits and notice."""
+    lines: list[str] = []
+    for cv in verdicts:
+        claim = cv.claim
+        lines.append(f"{claim.id} ({claim.claimant}, {claim.date}): {claim.statement}")
+        lines.append(f"  baseline {claim.baseline}, test {claim.test}; intervals at {cv.confidence:.1%} "
+                     f"(Bonferroni over {cv.tests} tests); acquisitions used/excluded at observed fraction >= "
+                     f"{cv.min_observed:g}")
+        rows = []
+        for iv in cv.indicators:
+            main = iv.main
+            if main is not None and iv.sensors:
+                effect = f"{_num(main.effect)} [{_num(main.ci_low)}, {_num(main.ci_high)}]"
+                acq = (f"{main.baseline_used}/{main.baseline_excluded} | {main.test_used}/{main.test_excluded}")
+                sensor = ",".join(s.sensor for s in iv.sensors)
+            else:
+                effect, acq, sensor = "-", "-", "-"
+            rows.append((iv.indicator.label, sensor, iv.verdict.upper(), effect, acq, iv.reason))
+        table = _table(rows, ("indicator", "sensor", "verdict", "effect [CI]", "used/excl b | t", "why"))
+        lines += ["  " + row for row in table.splitlines()]
+        lines.append(f"  => {claim.id}: {cv.verdict.upper()} ({cv.reason})")
+        for e in cv.expected:
+            lines.append(f"  expected if true: {e}")
+        for iv in cv.indicators:
+            if iv.interpretation:
+                lines.append(f"  reading: {iv.interpretation}")
+        limits = list(cv.limits) + sorted({lim for iv in cv.indicators for lim in iv.limits})
+        for lim in limits:
+            lines.append(f"  limit: {lim}")
+        if claim.conflicts_with:
+            lines.append(f"  conflicts with {', '.join(claim.conflicts_with)}: each claim is tested on its own")
+        if cv.simulated:
+            lines.append(f"  {SIMULATED_CLAIMS_NOTICE}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,593 @@
+"""Verdicts: each indicator, then each claim, is ``supported``, ``contradicted`` or ``inconclusive``.
+
+:func:`evaluate_run` reads a run folder only (:mod:`satwatch.claims.measures`) and returns one
+:class:`ClaimVerdict` per claim; :func:`write_claims_outputs` writes ``claims.json`` (with the claim definitions
+the verdicts were made with) and ``claims.csv``; :func:`reproduce` makes the verdicts again from ``claims.json``
+and the run folder alone. Rules (``docs/claims.md``):
+
+- **Per sensor.** Sensors are never mixed (Sentinel-1 and -2 see different objects); an indicator with
+  ``sensor: any`` is tested on each sensor of the run. Sensors that disagree (one supports, one contradicts) make
+  the indicator inconclusive.
+- **Enough acquisitions.** Each window needs at least :data:`MIN_USED` used acquisitions (observed fraction at
+  least ``min_observed``), else ``inconclusive``; excluded acquisitions are listed, never read as zero.
+- **Increase / decrease** (count, area and arrival measures): effect = test minus baseline with a confidence
+  interval (quasi-Poisson for counts and arrivals, Welch's t for areas). ``increase`` is supported when the
+  interval lies above 0 and the effect reaches ``min_effect``; contradicted when the interval lies below
+  ``min_effect`` (an increase as large as claimed is ruled out); otherwise inconclusive (within noise).
+  ``decrease`` mirrors it.
+- **Present / absent**: the share of used test acquisitions showing the object (value >= ``min_effect``), with a
+  Clopper-Pearson interval. Present is supported when at least :data:`MIN_HITS` acquisitions show it and
+  contradicted when at least :data:`MIN_USED_ABSENT` used acquisitions show none; absent mirrors it.
+- **Ground change** has no interval: supported when the change area reaches ``min_effect``, contradicted when it
+  stays under a tenth of it with at least 3 scenes in each composite.
+- **Confidence.** Intervals are at ``1 - 0.05 / m`` for a claim with ``m`` testable (indicator, sensor) pairs
+  (Bonferroni), so that a claim with many indicators is not "supported" by chance.
+- **Claim.** Supported when some indicator is supported and none contradicted; contradicted when some is
+  contradicted and none supported; otherwise inconclusive (nothing decisive, or indicators disagree).
+- A class the run's detector does not report gives ``inconclusive`` with "not measured by detector X", never a
+  zero. Results from simulated imagery say so everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from satwatch.change.timeseries import MIN_OBSERVED_FRACTION, Window, compare_windows
+from satwatch.claims.catalog import Claim, Indicator, parse_claims
+from satwatch.claims.factors import expected_observables, interpret_effect
+from satwatch.claims.measures import RunData, acquisition_series, arrival_series, load_run
+from satwatch.errors import InputFileError
+from satwatch.outputs.files import write_csv, write_json
+
+__all__ = [
+    "CLAIMS_CSV_COLUMNS",
+    "FAMILY_ALPHA",
+    "MIN_HITS",
+    "MIN_USED",
+    "MIN_USED_ABSENT",
+    "SIMULATED_CLAIMS_NOTICE",
+    "ClaimVerdict",
+    "IndicatorVerdict",
+    "SensorResult",
+    "evaluate_claim",
+    "evaluate_run",
+    "reproduce",
+    "verdicts_frame",
+    "write_claims_outputs",
+]
+
+MIN_USED = 2
+"""Least used (well observed) acquisitions per window for a window comparison; fewer gives ``inconclusive``."""
+MIN_HITS = 2
+"""Least used test acquisitions that must show an object for ``present`` (one sighting may be a false alarm)."""
+MIN_USED_ABSENT = 3
+"""Least used test acquisitions, all showing nothing, for ``absent`` to be supported (or ``present``
+contradicted)."""
+FAMILY_ALPHA = 0.05
+"""Chance, per claim, of calling an indicator decisive by noise alone (split over its tests, Bonferroni)."""
+SIMULATED_CLAIMS_NOTICE = (
+    "SIMULATED imagery: these verdicts test the method on planted objects. They are a demonstration and say "
+    "nothing about whether the claims are true in the real world."
+)
+PEOPLE_LIMIT = ("People are never visible in this imagery: numbers of soldiers are inferred through planning "
+                "factors, never counted.")
+NATIONALITY_LIMIT = "Imagery shows objects, not their nationality, owner or cargo."
+VEHICLE_LIMIT = ("A single truck (about 2.5 x 8 m) is about one pixel at 10 m: single vehicles are not visible in "
+                 "Sentinel-1/2, only vehicle parks and convoys as areas.")
+PIXEL_LIMIT = ("Pixel change shows that the ground changed, not what was built or why; across seasons Sentinel-2 "
+               "change is dominated by vegetation.")
+BERTH_LIMIT = "The baseline detector often misses ships moored against a quay (it cannot separate hull from pier)."
+CLAIMS_CSV_COLUMNS = (
+    "claim", "claim_verdict", "indicator", "aoi", "measure", "expect", "min_effect", "unit", "sensor", "verdict",
+    "reason", "effect", "ci_low", "ci_high", "confidence", "baseline_value", "test_value", "baseline_used",
+    "baseline_excluded", "test_used", "test_excluded", "method", "simulated",
+)
+"""Columns of ``claims.csv``: one row per claim, indicator and sensor (sensor ``all`` for the indicator's
+combined verdict)."""
+
+
+@dataclass(frozen=True)
+class SensorResult:
+    """An indicator tested on one sensor's acquisitions."""
+
+    sensor: str
+    """``s1``, ``s2`` or ``vhr``."""
+    verdict: str
+    """``supported``, ``contradicted`` or ``inconclusive``."""
+    reason: str
+    """Why, in one sentence."""
+    effect: float = math.nan
+    """Effect size in the measure's unit: test minus baseline (increase/decrease), share of used test
+    acquisitions showing the object (present/absent), or change area in m2 (ground change); NaN when none."""
+    ci_low: float = math.nan
+    """Lower bound of the effect's confidence interval (NaN when there is none)."""
+    ci_high: float = math.nan
+    """Upper bound of the effect's confidence interval."""
+    baseline_value: float = math.nan
+    """Baseline window: rate per fully observed acquisition (counts, arrivals per week) or mean (areas)."""
+    test_value: float = math.nan
+    """Test window: the same."""
+    baseline_used: int = 0
+    """Baseline acquisitions used (observed fraction >= min_observed)."""
+    baseline_excluded: int = 0
+    """Baseline acquisitions excluded as too little observed."""
+    test_used: int = 0
+    """Test acquisitions used."""
+    test_excluded: int = 0
+    """Test acquisitions excluded."""
+    method: str = ""
+    """How the interval was computed."""
+    used_scenes: tuple[str, ...] = ()
+    """Scene ids of the used acquisitions, both windows."""
+    excluded_scenes: tuple[str, ...] = ()
+    """Scene ids of the excluded acquisitions, with their reason: ``<scene_id> (<reason>)``."""
+    min_object_length_m: float = math.nan
+    """Smallest resolvable object over the used acquisitions, m."""
+
+
+@dataclass(frozen=True)
+class IndicatorVerdict:
+    """One indicator of a claim: its verdict over sensors, the per-sensor results and the limits that apply."""
+
+    indicator: Indicator
+    """The indicator tested."""
+    verdict: str
+    """``supported``, ``contradicted`` or ``inconclusive``."""
+    reason: str
+    """Why, in one sentence."""
+    sensors: tuple[SensorResult, ...]
+    """Per-sensor results (empty when nothing could be measured)."""
+    confidence: float
+    """Confidence level of the intervals (Bonferroni over the claim's tests)."""
+    limits: tuple[str, ...] = ()
+    """Resolution and method limits that apply to this indicator."""
+    interpretation: str = ""
+    """What the effect could mean through the planning factors, or empty."""
+
+    @property
+    def main(self) -> SensorResult | None:
+        """The sensor result the indicator's verdict rests on (the decisive one with most used acquisitions)."""
+        if not self.sensors:
+            return None
+        decisive = [s for s in self.sensors if s.verdict == self.verdict] or list(self.sensors)
+        return max(decisive, key=lambda s: (s.baseline_used + s.test_used, s.sensor))
+
+
+@dataclass(frozen=True)
+class ClaimVerdict:
+    """A claim's verdict with its indicators, expected observables and the limits of what imagery can say."""
+
+    claim: Claim
+    """The claim as tested (its definition is stored in claims.json)."""
+    verdict: str
+    """``supported``, ``contradicted`` or ``inconclusive``."""
+    reason: str
+    """Why, in one sentence."""
+    indicators: tuple[IndicatorVerdict, ...]
+    """One verdict per indicator, in catalog order."""
+    confidence: float
+    """Confidence level of every interval of this claim."""
+    tests: int
+    """Number of (indicator, sensor) tests the confidence level was split over."""
+    simulated: bool
+    """True when the imagery was simulated: a demonstration, never evidence."""
+    limits: tuple[str, ...] = ()
+    """Limits that apply to the whole claim (people, nationality)."""
+    expected: tuple[str, ...] = ()
+    """What the claim's numbers would look like in imagery (planning factors)."""
+    min_observed: float = MIN_OBSERVED_FRACTION
+    """Least observed fraction of an AOI for an acquisition to be used."""
+    evidence: dict[str, Any] = field(default_factory=dict, hash=False)
+    """Evidence package paths relative to the run folder (filled when the package is written)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (NaN as null)."""
+        inds = []
+        for iv in self.indicators:
+            inds.append({
+                "indicator": iv.indicator.to_dict(), "label": iv.indicator.label,
+                "unit": iv.indicator.spec.unit, "verdict": iv.verdict, "reason": iv.reason,
+                "confidence": iv.confidence, "interpretation": iv.interpretation, "limits": list(iv.limits),
+                "sensors": [_clean(asdict(s)) for s in iv.sensors],
+            })
+        return {
+            "id": self.claim.id, "verdict": self.verdict, "reason": self.reason, "simulated": self.simulated,
+            "confidence": self.confidence, "tests": self.tests, "min_observed": self.min_observed,
+            "claimant": self.claim.claimant, "date": self.claim.date.isoformat(),
+            "statement": self.claim.statement, "baseline": str(self.claim.baseline), "test": str(self.claim.test),
+            "conflicts_with": list(self.claim.conflicts_with), "expected_observables": list(self.expected),
+            "limits": list(self.limits), "indicators": inds, "evidence": dict(self.evidence),
+        }
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return None if not math.isfinite(obj) else round(obj, 4)
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _clean(obj.item())
+    return obj
+
+
+def _counts(series: pd.DataFrame) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for w in ("baseline", "test"):
+        rows = series[series["window"] == w]
+        out[f"{w}_used"] = int(rows["used"].sum())
+        out[f"{w}_excluded"] = int((~rows["used"].astype(bool)).sum())
+    used = series[series["used"].astype(bool)]
+    out["used_scenes"] = tuple(used["scene_id"].astype(str))
+    ex = series[~series["used"].astype(bool)]
+    out["excluded_scenes"] = tuple(f"{s} ({r})" for s, r in zip(ex["scene_id"], ex["excluded_reason"], strict=True))
+    lengths = used["min_object_length_m"].astype(float)
+    out["min_object_length_m"] = float(lengths.max()) if lengths.notna().any() else math.nan
+    return out
+
+
+def _too_few(counts: Mapping[str, Any]) -> str:
+    return (f"too few observed acquisitions: baseline {counts['baseline_used']} used "
+            f"({counts['baseline_excluded']} excluded), test {counts['test_used']} used "
+            f"({counts['test_excluded']} excluded); need {MIN_USED} per window")
+
+
+def _directional(expect: str, effect: float, low: float, high: float, min_effect: float, unit: str) -> tuple[str, str]:
+    """Decide increase/decrease from an effect (test - baseline) and its interval."""
+    if not (math.isfinite(effect) and math.isfinite(low) and math.isfinite(high)):
+        return "inconclusive", "no interval could be computed"
+    span = f"{effect:+.2f} [{low:+.2f}, {high:+.2f}] {unit}"
+    if expect == "increase":
+        if low > 0 and effect >= min_effect:
+            return "supported", f"increase of {span}, at least the claimed {min_effect:g}"
+        if high < min_effect:
+            return "contradicted", f"change {span}: an increase of {min_effect:g} or more is ruled out"
+        return "inconclusive", f"change {span}: within noise of both no change and the claimed {min_effect:g}"
+    if high < 0 and effect <= -min_effect:
+        return "supported", f"decrease of {span}, at least the claimed {min_effect:g}"
+    if low > -min_effect:
+        return "contradicted", f"change {span}: a decrease of {min_effect:g} or more is ruled out"
+    return "inconclusive", f"change {span}: within noise of both no change and the claimed -{min_effect:g}"
+
+
+def _clopper_pearson(k: int, n: int, confidence: float) -> tuple[float, float]:
+    alpha = 1.0 - confidence
+    low = 0.0 if k == 0 else float(stats.beta.ppf(alpha / 2, k, n - k + 1))
+    high = 1.0 if k == n else float(stats.beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return low, high
+
+
+def _presence(ind: Indicator, series: pd.DataFrame, confidence: float) -> SensorResult:
+    counts = _counts(series)
+    test = series[(series["window"] == "test") & series["used"].astype(bool)]
+    n = len(test)
+    hits = int((test["count"].astype(float) >= ind.min_effect).sum())
+    base = series[(series["window"] == "baseline") & series["used"].astype(bool)]
+    base_share = float((base["count"].astype(float) >= ind.min_effect).mean()) if len(base) else math.nan
+    share = hits / n if n else math.nan
+    low, high = _clopper_pearson(hits, n, confidence) if n else (math.nan, math.nan)
+    seen = f"{hits} of {n} used test acquisitions show it"
+    if ind.expect == "present":
+        if hits >= MIN_HITS:
+            verdict, reason = "supported", seen
+        elif n >= MIN_USED_ABSENT and hits == 0:
+            verdict, reason = "contradicted", f"none of {n} used test acquisitions shows it"
+        else:
+            verdict, reason = "inconclusive", f"{seen}; need {MIN_HITS} sightings, or {MIN_USED_ABSENT} clear misses"
+    else:
+        if n >= MIN_USED_ABSENT and hits == 0:
+            verdict, reason = "supported", f"none of {n} used test acquisitions shows it"
+        elif hits >= MIN_HITS:
+            verdict, reason = "contradicted", seen
+        else:
+            verdict, reason = "inconclusive", f"{seen}; need {MIN_USED_ABSENT} clear acquisitions"
+    return SensorResult(
+        sensor=str(series["sensor"].iloc[0]) if len(series) else "", verdict=verdict, reason=reason, effect=share,
+        ci_low=low, ci_high=high, baseline_value=base_share, test_value=share,
+        method=f"share of used test acquisitions with value >= {ind.min_effect:g}, Clopper-Pearson", **counts,
+    )
+
+
+def _welch(ind: Indicator, series: pd.DataFrame, confidence: float) -> SensorResult:
+    counts = _counts(series)
+    sensor = str(series["sensor"].iloc[0])
+    if counts["baseline_used"] < MIN_USED or counts["test_used"] < MIN_USED:
+        return SensorResult(sensor=sensor, verdict="inconclusive", reason=_too_few(counts),
+                            method="Welch t on the mean area per acquisition", **counts)
+    used = series[series["used"].astype(bool)]
+    b = used[used["window"] == "baseline"]["count"].to_numpy(dtype=float)
+    t = used[used["window"] == "test"]["count"].to_numpy(dtype=float)
+    diff = float(t.mean() - b.mean())
+    vb, vt = float(b.var(ddof=1)) / len(b), float(t.var(ddof=1)) / len(t)
+    se = math.sqrt(vb + vt)
+    if se > 0:
+        df = (vb + vt) ** 2 / ((vb**2 / (len(b) - 1) if vb else 0.0) + (vt**2 / (len(t) - 1) if vt else 0.0))
+        crit = float(stats.t.ppf(0.5 + confidence / 2, df))
+        low, high = diff - crit * se, diff + crit * se
+    else:
+        low = high = diff
+    verdict, reason = _directional(ind.expect, diff, low, high, ind.min_effect, "m2")
+    return SensorResult(sensor=sensor, verdict=verdict, reason=reason, effect=diff, ci_low=low, ci_high=high,
+                        baseline_value=float(b.mean()), test_value=float(t.mean()),
+                        method="Welch t on the mean area per used acquisition", **counts)
+
+
+def _rates(ind: Indicator, series: pd.DataFrame, confidence: float, what: str, baseline: Window,
+           test: Window) -> SensorResult:
+    counts = _counts(series)
+    sensor = str(series["sensor"].iloc[0])
+    if counts["baseline_used"] < MIN_USED or counts["test_used"] < MIN_USED:
+        return SensorResult(sensor=sensor, verdict="inconclusive", reason=_too_few(counts),
+                            method=f"quasi-Poisson {what}", **counts)
+    ts = series.copy()
+    ts["count"] = ts["count"].round().astype(int)
+    [cmp] = compare_windows(ts, baseline, test, confidence)
+    verdict, reason = _directional(ind.expect, cmp.rate_difference, cmp.difference_low, cmp.difference_high,
+                                   ind.min_effect, ind.spec.unit)
+    return SensorResult(
+        sensor=sensor, verdict=verdict, reason=reason, effect=cmp.rate_difference, ci_low=cmp.difference_low,
+        ci_high=cmp.difference_high, baseline_value=cmp.baseline_rate, test_value=cmp.test_rate,
+        method=f"quasi-Poisson {what} (dispersion {cmp.dispersion:.2f}), rate difference", **counts,
+    )
+
+
+def _ground(ind: Indicator, run: RunData, claim_id: str, sensor: str) -> SensorResult:
+    g = run.ground_change
+    rows = g[(g["claim"].astype(str) == claim_id) & (g["aoi"] == ind.aoi) & (g["sensor"] == sensor)] if len(g) else g
+    method = "pixel change between window composites (no interval)"
+    if rows.empty:
+        return SensorResult(sensor=sensor, verdict="inconclusive", method=method,
+                            reason="ground change was not computed for this claim window (run `satwatch claims "
+                                   "check` to compute it)")
+    row = rows.iloc[0]
+    nb, nt, area = int(row["baseline_scenes"]), int(row["test_scenes"]), float(row["area_m2"])
+    base = dict(sensor=sensor, effect=area, baseline_used=nb, test_used=nt, method=method)
+    if nb < MIN_USED or nt < MIN_USED:
+        return SensorResult(verdict="inconclusive", reason=f"too few observed scenes in the composites: baseline "
+                            f"{nb}, test {nt}; need {MIN_USED} each", **base)  # type: ignore[arg-type]
+    small = 0.1 * ind.min_effect
+    enough = nb >= 3 and nt >= 3
+    found = f"{area:,.0f} m2 of ground change"
+    if ind.expect in ("present", "increase"):
+        if area >= ind.min_effect:
+            verdict, reason = "supported", f"{found}, at least the claimed {ind.min_effect:,.0f} m2"
+        elif area < small and enough:
+            verdict, reason = "contradicted", f"only {found}, under a tenth of the claimed {ind.min_effect:,.0f} m2"
+        else:
+            verdict, reason = "inconclusive", f"{found}, less than the claimed {ind.min_effect:,.0f} m2"
+    else:
+        if area < small and enough:
+            verdict, reason = "supported", f"only {found}"
+        elif area >= ind.min_effect:
+            verdict, reason = "contradicted", found
+        else:
+            verdict, reason = "inconclusive", found
+    return SensorResult(verdict=verdict, reason=reason, **base)  # type: ignore[arg-type]
+
+
+def _sensors_for(run: RunData, ind: Indicator) -> tuple[list[str], list[str]]:
+    """(sensors to test, sensors of the AOI whose detector does not report the class)."""
+    present = list(run.sensors_of(ind.aoi))
+    if ind.sensor != "any":
+        present = [s for s in present if s == ind.sensor]
+    if ind.spec.kind == "pixel":
+        return [s for s in present if s in ("s1", "s2")], []
+    cls = ind.spec.cls or ""
+    ok = [s for s in present if cls in run.classes_for(s)]
+    return ok, [s for s in present if s not in ok]
+
+
+def _limits(ind: Indicator, run: RunData, results: Sequence[SensorResult]) -> tuple[str, ...]:
+    out: list[str] = []
+    if ind.spec.cls == "vessel":
+        for r in results:
+            if math.isfinite(r.min_object_length_m):
+                out.append(f"{r.sensor}: vessels shorter than about {r.min_object_length_m:.0f} m are not resolved")
+        out.append("Sentinel-1 sees through cloud and at night; Sentinel-2 sees nothing under cloud.")
+        if run.detector_name.startswith("baseline"):
+            out.append(BERTH_LIMIT)
+    if ind.spec.cls == "vehicle":
+        out.append(VEHICLE_LIMIT)
+    if ind.spec.cls == "encampment":
+        out.append("Tents and camps show as textured patches at 10 m; single tents are at the limit of resolution.")
+    if ind.spec.kind == "pixel":
+        out.append(PIXEL_LIMIT)
+    return tuple(out)
+
+
+def _combine(results: Sequence[SensorResult]) -> tuple[str, str]:
+    decisive = {r.verdict for r in results} - {"inconclusive"}
+    if len(decisive) > 1:
+        detail = "; ".join(f"{r.sensor} {r.verdict}" for r in results)
+        return "inconclusive", f"sensors disagree ({detail})"
+    if decisive:
+        verdict = decisive.pop()
+        r = max((r for r in results if r.verdict == verdict), key=lambda r: r.baseline_used + r.test_used)
+        return verdict, f"{r.sensor}: {r.reason}"
+    if not results:
+        return "inconclusive", "nothing measured"
+    r = max(results, key=lambda r: (r.baseline_used + r.test_used, r.sensor))
+    return "inconclusive", f"{r.sensor}: {r.reason}"
+
+
+def evaluate_indicator(run: RunData, claim: Claim, ind: Indicator, confidence: float,
+                       min_observed: float = MIN_OBSERVED_FRACTION) -> IndicatorVerdict:
+    """Test one indicator of ``claim`` on the run (see the module docstring for the rules)."""
+    if not run.sensors_of(ind.aoi):
+        return IndicatorVerdict(ind, "inconclusive", f"AOI {ind.aoi} is not covered by this run (no acquisitions)",
+                                (), confidence)
+    sensors, unmeasured = _sensors_for(run, ind)
+    if not sensors:
+        if unmeasured:
+            classes = sorted({c for s in unmeasured for c in run.classes_for(s)})
+            return IndicatorVerdict(
+                ind, "inconclusive", f"not measured by detector {run.detector_name} "
+                f"(reports {', '.join(classes) or 'nothing'} on {', '.join(unmeasured)}, not {ind.spec.cls})",
+                (), confidence, _limits(ind, run, ()))
+        return IndicatorVerdict(ind, "inconclusive", f"no {ind.sensor} acquisitions of {ind.aoi} in this run", (),
+                                confidence)
+    results: list[SensorResult] = []
+    for sensor in sensors:
+        kind = ind.spec.kind
+        if kind == "pixel":
+            results.append(_ground(ind, run, claim.id, sensor))
+            continue
+        if kind == "arrivals":
+            series, _ = arrival_series(run, ind, sensor, claim.baseline, claim.test, min_observed)
+        else:
+            series = acquisition_series(run, ind, sensor, claim.baseline, claim.test, min_observed)
+        if series.empty:
+            results.append(SensorResult(sensor, "inconclusive", "no acquisitions inside the claim's windows"))
+            continue
+        if ind.measure == "large_vessel_presence":
+            det = run.detections
+            vessels = det[(det["aoi"] == ind.aoi) & (det["sensor"] == sensor) & (det["class"] == "vessel")]
+            if len(vessels) and vessels["length_m"].isna().all():
+                results.append(SensorResult(sensor, "inconclusive",
+                                            f"detector {run.detector_name} does not measure vessel length"))
+                continue
+        if ind.expect in ("present", "absent"):
+            results.append(_presence(ind, series, confidence))
+        elif kind == "area":
+            results.append(_welch(ind, series, confidence))
+        else:
+            what = "arrivals per week" if kind == "arrivals" else "rate per fully observed acquisition"
+            results.append(_rates(ind, series, confidence, what, claim.baseline, claim.test))
+    verdict, reason = _combine(results)
+    if unmeasured:
+        reason += f" (not measured on {', '.join(unmeasured)} by detector {run.detector_name})"
+    iv = IndicatorVerdict(ind, verdict, reason, tuple(results), confidence, _limits(ind, run, results))
+    main = iv.main
+    if main is not None and ind.expect in ("increase", "decrease") and verdict == "supported":
+        effect = main.effect if ind.expect == "increase" else -main.effect
+        iv = IndicatorVerdict(ind, verdict, reason, tuple(results), confidence, iv.limits,
+                              interpret_effect(ind.measure, effect))
+    return iv
+
+
+def _testable(run: RunData, ind: Indicator) -> int:
+    if not run.sensors_of(ind.aoi):
+        return 0
+    return len(_sensors_for(run, ind)[0])
+
+
+def evaluate_claim(run: RunData, claim: Claim, min_observed: float = MIN_OBSERVED_FRACTION) -> ClaimVerdict:
+    """Test every indicator of ``claim`` on the run and combine them into the claim's verdict."""
+    tests = max(1, sum(_testable(run, i) for i in claim.indicators))
+    confidence = round(1.0 - FAMILY_ALPHA / tests, 6)
+    indicators = tuple(evaluate_indicator(run, claim, i, confidence, min_observed) for i in claim.indicators)
+    kinds = [iv.verdict for iv in indicators]
+    n_sup, n_con = kinds.count("supported"), kinds.count("contradicted")
+    if n_sup and not n_con:
+        verdict, reason = "supported", f"{n_sup} of {len(kinds)} indicators support it and none contradicts it"
+    elif n_con and not n_sup:
+        verdict, reason = "contradicted", f"{n_con} of {len(kinds)} indicators contradict it and none supports it"
+    elif n_sup and n_con:
+        verdict, reason = "inconclusive", f"indicators disagree: {n_sup} support it, {n_con} contradict it"
+    else:
+        measured = sum(1 for iv in indicators if iv.sensors)
+        verdict = "inconclusive"
+        reason = (f"no indicator is decisive ({measured} of {len(kinds)} could be measured)" if measured
+                  else "no indicator could be measured in this run")
+    limits = [NATIONALITY_LIMIT]
+    if "people" in claim.claimed or any(w in claim.statement.lower() for w in ("soldier", "troop", "forces")):
+        limits.insert(0, PEOPLE_LIMIT)
+    return ClaimVerdict(claim=claim, verdict=verdict, reason=reason, indicators=indicators, confidence=confidence,
+                        tests=tests, simulated=run.simulated, limits=tuple(limits),
+                        expected=tuple(expected_observables(claim.claimed)), min_observed=min_observed)
+
+
+def evaluate_run(run_dir: str | Path | RunData, claims: Iterable[Claim],
+                 min_observed: float = MIN_OBSERVED_FRACTION) -> list[ClaimVerdict]:
+    """Verdicts of ``claims`` from the run folder alone (see the module docstring).
+
+    Example:
+        >>> verdicts = evaluate_run("data/outputs/<run-id>", [load_claims()["C05"]])  # doctest: +SKIP
+        >>> verdicts[0].verdict  # doctest: +SKIP
+        'supported'
+    """
+    run = run_dir if isinstance(run_dir, RunData) else load_run(run_dir)
+    return [evaluate_claim(run, c, min_observed) for c in claims]
+
+
+def verdicts_frame(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
+    """``claims.csv``: one row per claim, indicator and sensor, plus one ``all`` row per indicator."""
+    rows: list[dict[str, Any]] = []
+    for cv in verdicts:
+        for iv in cv.indicators:
+            ind = iv.indicator
+            common = {"claim": cv.claim.id, "claim_verdict": cv.verdict, "indicator": ind.label, "aoi": ind.aoi,
+                      "measure": ind.measure, "expect": ind.expect, "min_effect": ind.min_effect,
+                      "unit": ind.spec.unit, "confidence": iv.confidence, "simulated": cv.simulated}
+            main = iv.main
+            rows.append({**common, "sensor": "all", "verdict": iv.verdict, "reason": iv.reason,
+                         **_numbers(main)})
+            for s in iv.sensors:
+                rows.append({**common, "sensor": s.sensor, "verdict": s.verdict, "reason": s.reason, **_numbers(s)})
+    return pd.DataFrame(rows, columns=list(CLAIMS_CSV_COLUMNS))
+
+
+def _numbers(s: SensorResult | None) -> dict[str, Any]:
+    keys = ("effect", "ci_low", "ci_high", "baseline_value", "test_value", "baseline_used", "baseline_excluded",
+            "test_used", "test_excluded", "method")
+    if s is None:
+        return {k: (math.nan if k not in ("method",) else "") for k in keys}
+    out = {k: getattr(s, k) for k in keys}
+    for k in ("effect", "ci_low", "ci_high", "baseline_value", "test_value"):
+        out[k] = round(out[k], 4) if math.isfinite(out[k]) else math.nan
+    return out
+
+
+def write_claims_outputs(run_dir: str | Path, verdicts: Sequence[ClaimVerdict], claims_file: str | Path | None,
+                         claims_sha256: str | None = None) -> Path:
+    """Write ``claims.json`` and ``claims.csv`` into the run folder (atomically); return ``claims.json``'s path.
+
+    ``claims.json`` holds the run id, the simulated flag and notice, the claims file and its SHA-256, the claim
+    definitions the verdicts were made with (``catalog``, enough for :func:`reproduce`) and every verdict.
+    """
+    run = Path(run_dir)
+    simulated = any(v.simulated for v in verdicts)
+    record = json.loads((run / "run.json").read_text(encoding="utf-8")) if (run / "run.json").is_file() else {}
+    doc = {
+        "run_id": run.name,
+        "simulated": simulated,
+        "notice": SIMULATED_CLAIMS_NOTICE if simulated else
+        "Real imagery: each verdict holds only within the resolution limits and windows it states.",
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "detector": record.get("detector"),
+        "claims_file": str(claims_file) if claims_file is not None else None,
+        "claims_sha256": claims_sha256,
+        "rules": {"min_used_per_window": MIN_USED, "min_hits": MIN_HITS, "min_used_absent": MIN_USED_ABSENT,
+                  "family_alpha": FAMILY_ALPHA, "min_observed": verdicts[0].min_observed if verdicts else None},
+        "catalog": {"claims": [v.claim.to_dict() for v in verdicts]},
+        "claims": [v.to_dict() for v in verdicts],
+    }
+    write_csv(verdicts_frame(verdicts), run / "claims.csv")
+    return write_json(doc, run / "claims.json")
+
+
+def reproduce(run_dir: str | Path) -> list[ClaimVerdict]:
+    """Make the verdicts of ``claims.json`` again from the run folder alone (claim definitions included).
+
+    Raises:
+        InputFileError: the run folder has no ``claims.json``.
+    """
+    run = Path(run_dir)
+    path = run / "claims.json"
+    if not path.is_file():
+        raise InputFileError(f"{path} is missing; run `satwatch claims check` first")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    claims = parse_claims(doc["catalog"], str(path), check_conflicts=False)
+    min_observed = float((doc.get("rules") or {}).get("min_observed") or MIN_OBSERVED_FRACTION)
+    return evaluate_run(run, claims.values(), min_observed)
