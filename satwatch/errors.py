@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "AOIError",
     "ArchiveError",
+    "ClaimError",
     "CredentialsError",
     "DetectionError",
     "InputFileError",
@@ -52,6 +53,12 @@ class UnknownAOIError(AOIError, LookupError):
 
 class ScenarioError(SatwatchError, ValueError):
     """A simulation scenario file does not follow the documented schema."""
+
+    exit_code = 2
+
+
+class ClaimError(SatwatchError, ValueError):
+    """A claims catalog does not follow the documented schema, or names a claim that is not in it."""
 
     exit_code = 2
 
