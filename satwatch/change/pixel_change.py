@@ -337,6 +337,22 @@ class _Strata:
     """Per coarser level (the last: one stratum of all), the ``(k0,)`` stratum of each finest stratum."""
     sizes: tuple[int, ...]
     """Strata per level, finest first (``k0`` then one per entry of ``parents``)."""
+    corners: npt.NDArray[np.int32]
+    """``(4, n)`` finest strata whose bin centres surround each pixel's state (bilinear interpolation)."""
+    weights: F32
+    """``(4, n)`` bilinear weights of ``corners``, renormalised over the bins that hold pixels (sum 1)."""
+
+    def interpolate(self, per_stratum: F64) -> F32:
+        """Per pixel ``(n,)``: a ``(k0,)`` value per finest stratum, interpolated at the pixel's state.
+
+        Bilinear between bin centres, so the expected change is continuous in the baseline state (hard bins
+        would put steps into the residual wherever the season varies steeply with the state).
+        """
+        v = per_stratum.astype(np.float32)
+        out: F32 = self.weights[0] * v[self.corners[0]]
+        for i in range(1, 4):
+            out += self.weights[i] * v[self.corners[i]]
+        return out
 
 
 def _strata(state: F32) -> _Strata:
@@ -345,8 +361,9 @@ def _strata(state: F32) -> _Strata:
     Levels: bins :data:`S2_STRATUM_WIDTH` wide, then 2, 4, ... times wider (:data:`S2_STRATUM_LEVELS` in all),
     then the whole AOI.
     """
-    cells = np.floor((np.clip(state, -1.0, 1.0) + 1.0) / S2_STRATUM_WIDTH).astype(np.int64)  # 0..80
-    side = int(2.0 / S2_STRATUM_WIDTH) + 1
+    side = round(2.0 / S2_STRATUM_WIDTH) + 1
+    u = (np.clip(state, -1.0, 1.0) + 1.0) / S2_STRATUM_WIDTH  # continuous bin coordinates, 0..side-1
+    cells = np.minimum(np.floor(u), side - 1).astype(np.int64)
     label, k0 = _compact(cells[0] * side + cells[1])
     first = np.zeros(k0, dtype=np.int64)
     first[label] = np.arange(label.size)
@@ -359,7 +376,27 @@ def _strata(state: F32) -> _Strata:
         sizes.append(k)
     parents.append(np.zeros(k0, dtype=np.int64))
     sizes.append(1)
-    return _Strata(label=label, parents=tuple(parents), sizes=tuple(sizes))
+
+    lut = np.full((side + 1) * (side + 1), -1, dtype=np.int32)  # bin -> finest stratum; -1: no pixel there
+    lut[ix * (side + 1) + iy] = np.arange(k0, dtype=np.int32)
+    pos = u - 0.5  # relative to bin centres
+    lo = np.clip(np.floor(pos), 0, side - 1).astype(np.int64)
+    frac = np.clip(pos - lo, 0.0, 1.0).astype(np.float32)
+    corners = np.empty((4, label.size), dtype=np.int32)
+    weights = np.empty((4, label.size), dtype=np.float32)
+    for i, (dx, dy) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
+        stratum = lut[(lo[0] + dx) * (side + 1) + lo[1] + dy]
+        wx = frac[0] if dx else 1.0 - frac[0]
+        wy = frac[1] if dy else 1.0 - frac[1]
+        corners[i] = np.maximum(stratum, 0)
+        weights[i] = np.where(stratum >= 0, wx * wy, 0.0)
+    total = weights.sum(axis=0)
+    own = total <= 1e-6  # no surrounding bin holds pixels (cannot happen but for rounding): the pixel's own
+    weights[:, own] = 0.0
+    weights[0, own] = 1.0
+    corners[0, own] = label[own]
+    weights /= np.maximum(weights.sum(axis=0), 1e-6)
+    return _Strata(label=label, parents=tuple(parents), sizes=tuple(sizes), corners=corners, weights=weights)
 
 
 def _stratum_medians(strata: _Strata, label: I64, vals: F32) -> F64:
@@ -490,7 +527,7 @@ def s2_seasonal_change(
         out = np.empty(stack.shape, dtype=np.float32)
         for s in range(stack.shape[0]):
             for f in range(3):
-                out[s, f] = _stratum_medians(strata, fit_label, stack[s, f, fit] - mu[f, fit])[strata.label]
+                out[s, f] = strata.interpolate(_stratum_medians(strata, fit_label, stack[s, f, fit] - mu[f, fit]))
         return out
 
     for _ in range(max(0, polish_iterations)):
