@@ -688,11 +688,21 @@ def pixel_change(
                           .assign(kind="s2_disturbance"))
     rows = [f for f in frames if len(f)]
     if not rows:
-        return gpd.GeoDataFrame(columns=list(PIXEL_CHANGE_COLUMNS), geometry=[], crs=4326)
+        return _empty()
     gdf = _concat(rows)
     gdf = gdf.assign(aoi=aoi, sensor=sensor, baseline=baseline_label, test=test_label,
                      baseline_scenes=counts[0], test_scenes=counts[1], simulated=simulated)
     return gpd.GeoDataFrame(gdf[[*PIXEL_CHANGE_COLUMNS, "geometry"]], geometry="geometry", crs=4326)
+
+
+def _empty() -> gpd.GeoDataFrame:
+    """No change: :data:`PIXEL_CHANGE_COLUMNS` with their dtypes (so that concatenating keeps numbers numbers)."""
+    import pandas as pd
+
+    dtypes = {"area_m2": "float64", "mean_change": "float64", "baseline_scenes": "int64", "test_scenes": "int64",
+              "simulated": "bool"}
+    cols = {c: pd.Series([], dtype=dtypes.get(c, "object")) for c in PIXEL_CHANGE_COLUMNS}
+    return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries([], crs=4326), crs=4326)
 
 
 def _concat(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:

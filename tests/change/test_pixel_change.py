@@ -73,3 +73,17 @@ def test_change_polygons_drop_small_areas() -> None:
     mask[40:42, 40:42] = True  # 4 px, removed by cleaning / min area
     out = change_polygons(mask, Affine(10, 0, 500_000, 0, -10, 4_750_000), CRS.from_epsg(32653), 2000.0)
     assert len(out) == 1 and out["area_m2"].iloc[0] == pytest.approx(40_000, rel=0.01)
+
+
+def test_no_change_keeps_column_types() -> None:
+    """An empty result concatenated with others must not turn numbers into text in the GeoPackage."""
+    import pandas as pd
+
+    from satwatch.change.pixel_change import PIXEL_CHANGE_COLUMNS
+
+    empty = pixel_change("s2", iter(()), iter(()), "x")
+    assert list(empty.columns) == [*PIXEL_CHANGE_COLUMNS, "geometry"] and empty.crs.to_epsg() == 4326
+    assert empty["area_m2"].dtype == "float64" and empty["simulated"].dtype == "bool"
+    assert empty["test_scenes"].dtype == "int64"
+    both = pd.concat([empty, empty], ignore_index=True)
+    assert both["area_m2"].dtype == "float64"

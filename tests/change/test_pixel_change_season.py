@@ -1,15 +1,16 @@
 """Sentinel-2 pixel change over a demo-length autumn with NO planted activity: the season is not a disturbance.
 
 The simulator's vegetation senesces from mid-September to mid-November (its ``_greenness``), as in the demo
-scenario (``scenarios/demo.yaml``). The windows are the halves of the period, as ``satwatch run`` makes them, and
-every acquisition a run would use (cloud fraction below one half; the run's own rule is observed fraction at least
-one half) goes in, cloudy gaps included: a comparison of composites there used to flag ~24 km2 at Ussuriysk and
-~4.6 km2 at Dunai.
+scenario (``scenarios/demo.yaml``). The windows are the halves of the period, as ``satwatch run`` makes them,
+and every acquisition a run would use goes in, cloudy gaps included (cloud fraction below one half; the run's
+own rule is observed fraction at least one half). The comparison of window composites with an AOI-wide robust
+z-score that the seasonal model replaced flagged 24.5 km2 at Ussuriysk and 6.4 km2 at Dunai here: whole
+land-cover classes and cloud-gap patches.
 
 Bound: at most ``NO_CHANGE_BOUND_M2`` = 10,000 m2 per AOI, i.e. five polygons of the 2,000 m2 minimum area, or
-0.05% of Ussuriysk's ~140 km2 of assessed land. The planted Ussuriysk encampment alone is 25,000 m2, so a false
-area of this size would still be told apart from a real camp; anything that flags a land cover class or a cloud
-gap is tens of times larger.
+0.006% of Ussuriysk's ~180 km2 of assessed land. The planted Ussuriysk encampment alone is 25,000 m2, so a false
+area of this size would still be told apart from a real camp; anything that flags a land-cover class or a cloud
+gap is hundreds of times larger.
 """
 
 from collections.abc import Iterator
