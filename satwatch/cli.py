@@ -76,7 +76,24 @@ def _build_parser() -> argparse.ArgumentParser:
     det = sub.add_parser("detect", help="detect objects in scene files")
     det.add_argument("scenes", nargs="+", type=_existing_file, help="scene GeoTIFFs")
     det.add_argument("--out", required=True, type=Path, help="output GeoJSON (EPSG:4326)")
-    det.add_argument("--detector", default="baseline", help="detector name (default: baseline)")
+    det.add_argument("--detector", default=None,
+                     help="cnn (default when its weights are shipped) or baseline")
+    det.add_argument("--device", default="auto", help="cnn: auto (CUDA when present), cpu or cuda")
+    det.add_argument("--batch-size", type=int, default=4, help="cnn: tiles per forward pass (default 4)")
+
+    trn = sub.add_parser("train", help="train the CNN detector of one profile (writes models/<profile>.pt)")
+    trn.add_argument("--profile", required=True, choices=("s2", "s1", "vhr"))
+    trn.add_argument("--epochs", type=int, default=16)
+    trn.add_argument("--steps-per-epoch", type=int, default=50)
+    trn.add_argument("--batch-size", type=int, default=10)
+    trn.add_argument("--lr", type=float, default=3e-3, help="peak AdamW learning rate")
+    trn.add_argument("--seed", type=int, default=0)
+    trn.add_argument("--real-fraction", type=float, default=0.5,
+                     help="s2: share of crops from the real sen2ships training ports (default 0.5)")
+    trn.add_argument("--scenario", type=_existing_file, default=Path("scenarios/train.yaml"),
+                     help="simulated training scenario (default scenarios/train.yaml)")
+    trn.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    trn.add_argument("--out", type=Path, help="weights file (default models/<profile>.pt)")
 
     run = sub.add_parser("run", help="run the monitor flow (no arguments: the demo scenario)")
     run.add_argument("--aoi", action="append", help="catalog id or vector file; repeat for several")
@@ -86,7 +103,8 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--source", default="simulated",
                      help="imagery source: simulated (default), archive, sentinel-hub or cdse (real imagery)")
     run.add_argument("--scenario", type=_existing_file, help="scenario YAML (simulated source)")
-    run.add_argument("--detector", default="baseline", help="detector name (default: baseline)")
+    run.add_argument("--detector", default=None,
+                     help="cnn (default when its weights are shipped) or baseline")
 
     chg = sub.add_parser("change", help="recompute the change layers of an existing run folder")
     chg.add_argument("--run", required=True, type=Path, help="run folder (data/outputs/<run-id>)")
@@ -207,12 +225,32 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
-    from satwatch.detection.detector import detect_files
+    from satwatch.detection.detector import default_detector, detect_files, get_detector
     from satwatch.outputs.files import write_geojson
 
-    detections = detect_files(args.scenes, args.detector)
+    name = args.detector or default_detector()
+    options = {"device": args.device, "batch_size": args.batch_size} if name == "cnn" else {}
+    total = len(args.scenes)
+
+    def progress(done: int, _total: int, path: Path) -> None:
+        print(f"[{done}/{total}] {path}", file=sys.stderr)
+
+    detections = detect_files(args.scenes, get_detector(name, **options), progress=progress if total > 1 else None)
     write_geojson(detections, args.out)
     print(f"wrote {args.out}: {len(detections)} detections from {len(args.scenes)} scene(s)")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from satwatch.detection.cnn import MODELS_DIR
+    from satwatch.detection.training import TrainConfig, train
+
+    cfg = TrainConfig(profile=args.profile, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+                      batch_size=args.batch_size, lr=args.lr, seed=args.seed, real_fraction=args.real_fraction,
+                      scenario=str(args.scenario))
+    out = args.out or MODELS_DIR / f"{args.profile}.pt"
+    train(cfg, out, device=args.device, log_every=lambda line: print(line, file=sys.stderr, flush=True))
+    print(f"weights: {out}")
     return 0
 
 
@@ -436,7 +474,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     logging.getLogger("satwatch").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     handlers = {"aoi": _cmd_aoi, "simulate": _cmd_simulate, "detect": _cmd_detect, "run": _cmd_run,
-                "search": _cmd_search, "fetch": _cmd_fetch, "change": _cmd_change, "archive": _cmd_archive}
+                "search": _cmd_search, "fetch": _cmd_fetch, "change": _cmd_change, "archive": _cmd_archive,
+                "train": _cmd_train}
     handlers["evaluate"] = _cmd_evaluate
     handlers["claims"] = _cmd_claims
     try:
