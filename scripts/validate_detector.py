@@ -10,7 +10,6 @@ Run: ``.venv/bin/python scripts/validate_detector.py --profile s2``
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

@@ -88,7 +88,7 @@ def test_tile_cores_partition_the_grid(size: int) -> None:
     assert starts[0] == 0 and starts[-1] + 128 >= size
     cores = _cores(starts, size, 128)
     assert cores[0][0] == 0 and cores[-1][1] == size
-    for (lo, hi), (lo2, _), start in zip(cores, cores[1:] + [(size, size)], starts, strict=True):
+    for (lo, hi), (lo2, _), start in zip(cores, [*cores[1:], (size, size)], starts, strict=True):
         assert hi == lo2 and lo < hi  # contiguous, no gap, no overlap
         assert start <= lo and hi <= start + 128  # inside its tile
         if hi < size:
