@@ -251,11 +251,12 @@ def check_claims(
     scenario_path: str | Path | None = None,
     claims_path: str | Path | None = None,
     detector: str | None = None,
+    evidence: bool = True,
 ) -> Path:
     """Check claims without Prefect: search, fetch, detect, publish (the monitor's functions), then judge.
 
     Returns the run folder; its ``claims.json`` holds the verdicts. The flow ``verify_claim`` does the same with
-    retries and fan-out.
+    retries and fan-out. ``evidence=False`` skips the PNGs and layers (verdicts only).
     """
     from satwatch.monitor import finish_run, new_run_dir, open_source, process_scene
     from satwatch.settings import load_settings
@@ -272,7 +273,8 @@ def check_claims(
                 path = src.fetch(acq, aoi, settings.archive_dir)
                 results.append(process_scene(path, aoi, plan.request.detector, run_dir))
     finish_run(plan.request, results, run_dir, started)
-    finish_check(run_dir, select_claims(plan.claim_ids, plan.claims_path), plan.claims_path, plan.uncovered_aois)
+    finish_check(run_dir, select_claims(plan.claim_ids, plan.claims_path), plan.claims_path, plan.uncovered_aois,
+                 evidence)
     return run_dir
 
 

@@ -231,9 +231,9 @@ def arrival_series(
     presences = match_presences(det, used[["aoi", "sensor", "acquired", "scene_id"]], ("vessel",))
     first_acq = used["acquired"].iloc[0] if len(used) else ""
     arrival = ((presences["first_seen"].astype(str) != first_acq)
-               & (presences["n_seen"].astype(int) >= min_sightings)) if len(presences) else pd.Series(dtype=bool)
-    presences = presences.assign(arrival=arrival.astype(bool) if len(presences) else [])
-    arrivals = presences[presences["arrival"]]["first_seen"].astype(str).value_counts()
+               & (presences["n_seen"].astype(int) >= min_sightings))
+    presences = presences.assign(arrival=arrival.astype(bool))
+    arrivals = presences.loc[presences["arrival"].to_numpy(dtype=bool), "first_seen"].astype(str).value_counts()
     times = pd.to_datetime(rows["acquired"], utc=True)
     used_times = times[rows["used"].to_numpy()]
     previous = used_times.shift(1)
