@@ -18,9 +18,10 @@ Sentinel-2: change against a seasonal model, per acquisition
        ``ln((B02 + B03 + B04) / 3)``, the log of visible brightness (tents, roofs, gravel and compacted ground
        are bright; a log makes an illumination or seasonal *factor* an additive offset).
     2. *Strata*: each pixel is put in a bin of its baseline state (median baseline NDVI and NDBI, bins 0.025
-       wide; a bin with fewer than :data:`S2_STRATUM_MIN_PX` pixels falls back to bins 0.05, 0.1, ... wide and
-       finally to the whole AOI). A stratum is "pixels that looked alike": forest, grass, soil, roofs and every
-       mixture of them at class edges each get their own.
+       wide; a bin with fewer than :data:`S2_STRATUM_MIN_PX` sampled pixels falls back to bins 0.05, 0.1, ...
+       wide and finally to the whole AOI). A stratum is "pixels that looked alike": forest, grass, soil, roofs
+       and every mixture of them at class edges each get their own. A pixel's expected change is interpolated
+       bilinearly between the bins around its state, so it is continuous in the state (no steps at bin edges).
     3. *Seasonal model* (Tukey's median polish on the pixel x acquisition table of each stratum, pixel levels
        from the baseline acquisitions only): ``F[s, p] = mu[p] + phi[s, stratum(p)] + residual``, where ``mu``
        is the pixel's baseline level and ``phi`` the offset of acquisition ``s`` for the stratum (the season, the
@@ -44,12 +45,16 @@ Sentinel-2: change against a seasonal model, per acquisition
     Limits. Anything that changes a *minority* of a stratum's pixels at once is reported: harvest, ploughing,
     mowing, burning, flooding, a felled forest stand are real ground change and are flagged like a camp; the
     analyst reads the polygon's shape and context. A change covering more than about half of a stratum (a whole
-    land-cover class of a small AOI) or of the background window (more than ~``background_m`` squared / 2) is
-    partly absorbed by the model, so a very large new site is under-reported or missed; lower
-    ``s2_background_m`` never helps there, use object detections or a longer baseline. Patchy snow is masked
-    (SCL 11), so snow-covered ground is simply unobserved. Pixels at class edges mix 10 m and 20 m bands and
-    carry more residual noise; they seldom form polygons after cleaning. The simulator's scenes carry far less
-    noise than real ones; the thresholds' floors, not the fitted noise, bound what is reported there.
+    land-cover class of a small AOI) or of the background window (a site of more than ~``background_m``
+    squared / 2) is partly absorbed by the model, so a very large new site is under-reported; a larger
+    ``s2_background_m`` (or 0: no background) keeps more of it at the cost of regional phenology showing up. A
+    change that starts late in the test window fails the persistence rule until the next window. Patchy snow
+    is masked (SCL 11), so snow-covered ground is simply unobserved. Pixels at class edges mix 10 m and 20 m
+    bands, and real scenes are co-registered to about a pixel between dates, so high-contrast edges carry more
+    residual; cleaning, the minimum area and persistence remove most of it. The simulator's scenes carry far
+    less noise than real ones: there the floors, not the fitted noise, bound what is reported. The model is
+    fitted on every :data:`S2_FIT_EVERY`-th assessed pixel and holds both windows' features in memory
+    (``scenes x 3 x pixels x 4`` bytes).
 
 Each mask is cleaned (binary closing then opening with a 3 x 3 cross, holes filled), vectorised with
 :func:`rasterio.features.shapes`, and polygons below ``min_area_m2`` are dropped. Areas are geodesic m2.
