@@ -535,7 +535,10 @@ def verdicts_frame(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
                          **_numbers(main)})
             for s in iv.sensors:
                 rows.append({**common, "sensor": s.sensor, "verdict": s.verdict, "reason": s.reason, **_numbers(s)})
-    return pd.DataFrame(rows, columns=list(CLAIMS_CSV_COLUMNS))
+    frame = pd.DataFrame(rows, columns=list(CLAIMS_CSV_COLUMNS))
+    for col in ("baseline_used", "baseline_excluded", "test_used", "test_excluded"):
+        frame[col] = frame[col].astype("Int64")
+    return frame
 
 
 def _numbers(s: SensorResult | None) -> dict[str, Any]:

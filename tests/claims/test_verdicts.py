@@ -35,15 +35,22 @@ def _area(before: float, after: float, n: int = 5, observed: float = 1.0) -> lis
     return [(d, observed, before) for d in days(BASE, n)] + [(d, observed, after) for d in days(TEST, n)]
 
 
-def test_encampment_growth_is_supported_when_the_detector_reports_encampments(make_run: RunMaker) -> None:
-    run = make_run(values={"s2": _area(0.0, 18_000.0)}, classes=("vessel", "vehicle", "encampment"), detector="cnn-1")
-    [v] = evaluate_run(run, [_claim({"measure": "encampment_area_m2", "expect": "increase", "min_effect": 5000})])
+@pytest.mark.parametrize(("area_class", "measure", "reading"), [
+    ("encampment", "encampment_area_m2", "could house 600-1,800 people"),
+    ("vehicle", "vehicle_park_area_m2", "could hold 300-600 vehicles"),
+])
+def test_area_growth_is_supported_when_the_detector_reports_the_class(
+    make_run: RunMaker, area_class: str, measure: str, reading: str,
+) -> None:
+    run = make_run(values={"s2": _area(0.0, 18_000.0)}, classes=("vessel", "vehicle", "encampment"), detector="cnn-1",
+                   area_class=area_class)
+    [v] = evaluate_run(run, [_claim({"measure": measure, "expect": "increase", "min_effect": 5000})])
     iv = v.indicators[0]
     assert iv.verdict == "supported" and v.verdict == "supported"
     s = iv.sensors[0]
     assert s.effect == pytest.approx(18_000, rel=0.01) and s.ci_low > 0
     assert (s.baseline_used, s.test_used) == (5, 5)
-    assert "could house 600-1,800 people" in iv.interpretation
+    assert reading in iv.interpretation
     assert any("People are never visible" in lim for lim in v.limits)
 
 
