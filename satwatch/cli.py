@@ -94,6 +94,9 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="simulated training scenario (default scenarios/train.yaml)")
     trn.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     trn.add_argument("--out", type=Path, help="weights file (default models/<profile>.pt)")
+    trn.add_argument("--init", type=_existing_file, help="weights to start from (fine-tuning)")
+    trn.add_argument("--area-focus", type=float, default=0.5,
+                     help="share of object-centred crops drawn around area objects (default 0.5)")
 
     run = sub.add_parser("run", help="run the monitor flow (no arguments: the demo scenario)")
     run.add_argument("--aoi", action="append", help="catalog id or vector file; repeat for several")
@@ -247,7 +250,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(profile=args.profile, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                       batch_size=args.batch_size, lr=args.lr, seed=args.seed, real_fraction=args.real_fraction,
-                      scenario=str(args.scenario))
+                      scenario=str(args.scenario), init=str(args.init) if args.init else None,
+                      area_focus=args.area_focus)
     out = args.out or MODELS_DIR / f"{args.profile}.pt"
     train(cfg, out, device=args.device, log_every=lambda line: print(line, file=sys.stderr, flush=True))
     print(f"weights: {out}")

@@ -499,7 +499,7 @@ def _polygons(prob: npt.NDArray[np.uint8], cls: str, threshold: float, grid: _Gr
         binary = (fine >= threshold).astype(np.uint8)
         score = float(crop[labels[r0:r1, c0:c1] == k].mean())
         # fine pixel (i, j) -> profile px (2 r0 + j.. ) -> source px (* scale)
-        transform = Affine.scale(grid.scale) * Affine.translation(2 * c0, 2 * r0)
+        transform = Affine.scale(grid.scale) @ Affine.translation(2 * c0, 2 * r0)
         for geom, value in shapes(binary, mask=binary.astype(bool), transform=transform):
             if value != 1:
                 continue

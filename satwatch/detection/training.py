@@ -124,6 +124,10 @@ class TrainConfig:
     """sen2ships ports trained on (default: all but :data:`HOLDOUT_PORTS`)."""
     scenario: str = "scenarios/train.yaml"
     """Simulated training scenario."""
+    init: str | None = None
+    """Weights file to start from (fine-tuning), or None to start from scratch."""
+    area_focus: float = 0.5
+    """Share of a sample's object-centred crops drawn around its area objects (when it has any)."""
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -133,7 +137,7 @@ class TrainConfig:
 
 def _to_profile_px(scene: Scene, scale: float) -> Affine:
     """Affine from scene CRS coordinates to profile-grid pixels."""
-    inverse: Affine = ~(scene.transform * Affine.scale(scale))
+    inverse: Affine = ~(scene.transform @ Affine.scale(scale))
     return inverse
 
 
@@ -219,12 +223,12 @@ def port_sample(name: str, profile: Profile, root: Path | None = None) -> Sample
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _crop(sample: Sample, profile: Profile, rng: np.random.Generator) -> dict[str, Any]:
+def _crop(sample: Sample, profile: Profile, rng: np.random.Generator, area_focus: float = 0.5) -> dict[str, Any]:
     """One augmented crop with its targets (numpy), CROP_PX square."""
     c = CROP_PX
     _, h, w = sample.raw.shape
     areas = sample.area_anchors if sample.area_anchors is not None else np.zeros((0, 2))
-    anchors = areas if len(areas) and (not len(sample.points) or rng.random() < 0.5) else sample.points[:, :2]
+    anchors = areas if len(areas) and (not len(sample.points) or rng.random() < area_focus) else sample.points[:, :2]
     if len(anchors) and rng.random() < 0.7:
         px, py = anchors[rng.integers(len(anchors))]
         x0 = int(px - rng.integers(16, c - 16))
@@ -412,7 +416,7 @@ def train_one_epoch(net: CenterNet, optimizer: torch.optim.Optimizer, scheduler:
         crops = []
         for _b in range(cfg.batch_size):
             pool = active[int(rng.choice(len(active), p=weights))]
-            crops.append(_crop(pool[int(rng.integers(len(pool)))], profile, rng))
+            crops.append(_crop(pool[int(rng.integers(len(pool)))], profile, rng, cfg.area_focus))
         tg = {k: v.to(device) for k, v in _targets(crops, profile, profile.res_m).items()}
         out = net(tg["x"])
         loss, parts = loss_fn(out, tg)
@@ -479,7 +483,14 @@ def train(cfg: TrainConfig, out_path: Path, device: str = "auto", validation: bo
             raise UsageError(f"held-out ports {', '.join(leaked)} must not be trained on")
         pools.append(([port_sample(p, profile) for p in real_ports], cfg.real_fraction))
     say(f"{len(sim)} simulated scenes, {len(real_ports)} real ports; {time.perf_counter() - started:.0f} s")
-    net = CenterNet(profile.in_channels, len(profile.point_classes), len(profile.mask_classes)).to(dev)
+    net = CenterNet(profile.in_channels, len(profile.point_classes), len(profile.mask_classes))
+    if cfg.init is not None:
+        payload = torch.load(cfg.init, map_location="cpu", weights_only=True)
+        if payload.get("meta", {}).get("profile") != profile.name:
+            raise UsageError(f"--init {cfg.init} holds no {profile.name} weights")
+        net.load_state_dict(payload["state_dict"])
+        say(f"starting from {cfg.init}")
+    net = net.to(dev)
     optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     total_steps = cfg.epochs * cfg.steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(
