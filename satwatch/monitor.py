@@ -19,6 +19,7 @@ import hashlib
 import logging
 import platform
 import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
@@ -38,7 +39,7 @@ from satwatch.change.timeseries import Window
 from satwatch.detection.detections import concat_detections, empty_detections
 from satwatch.detection.detector import Detector, default_detector, get_detector
 from satwatch.errors import UsageError
-from satwatch.imagery.scene import SENSORS, read_scene
+from satwatch.imagery.scene import SENSORS, atomic_path, read_scene
 from satwatch.imagery.source import ImagerySource
 from satwatch.outputs.files import write_csv, write_geojson, write_geopackage, write_json
 
@@ -204,17 +205,31 @@ def _detector(name: str) -> Detector:
     return get_detector(name)
 
 
-def process_scene(scene_path: str | Path, aoi: AOI, detector: str, run_dir: str | Path) -> SceneResult:
+def process_scene(scene_path: str | Path, aoi: AOI, detector: str, run_dir: str | Path,
+                  use_cache: bool = True) -> SceneResult:
     """Detect objects in one archived scene and measure its observability of ``aoi``.
 
-    Writes ``<run_dir>/per_scene/<scene_id>.geojson`` and returns a small :class:`SceneResult`.
+    Detections come from the detection cache (:mod:`satwatch.cache`, under ``<SATWATCH_DATA_DIR>/cache``) when
+    this scene's bytes were already detected by this detector version; otherwise the detector runs and its
+    result is cached first. Writes ``<run_dir>/per_scene/<scene_id>.geojson`` (a copy of the cache entry, so a
+    fresh and a cached run write the same bytes) and returns a small :class:`SceneResult`.
     """
+    from satwatch.cache import DetectionCache
+    from satwatch.settings import load_settings
+
     scene = read_scene(scene_path)
     found = _detector(detector)
-    detect_file = getattr(found, "detect_file", None)  # windowed reads when the detector has them
-    det = detect_file(scene_path) if detect_file is not None else found.detect(scene)
     out = Path(run_dir) / "per_scene" / f"{scene.meta.scene_id}.geojson"
-    write_geojson(det, out)
+    entry = DetectionCache(load_settings().data_dir / "cache").entry(scene_path, scene.meta.scene_id, found.name)
+    if use_cache and entry.hit:
+        det = gpd.read_file(entry.path)
+        log.debug("%s: detections from the cache (%s)", scene.meta.scene_id, entry.path)
+    else:
+        detect_file = getattr(found, "detect_file", None)  # windowed reads when the detector has them
+        det = detect_file(scene_path) if detect_file is not None else found.detect(scene)
+        write_geojson(det, entry.path)
+    with atomic_path(out, ".geojson") as tmp:
+        shutil.copyfile(entry.path, tmp)
     obs = observe(scene, aoi)
     truth = Path(scene_path).with_suffix(".truth.geojson")
     log.info("%s: %d detections, %.0f%% of %s observed", scene.meta.scene_id, len(det),

@@ -1,0 +1,282 @@
+"""Batch detection: run one detector over many archived scenes, reads overlapping inference.
+
+A ``torch.utils.data.DataLoader`` with ``workers`` processes reads the next scenes (whole, as float32
+``(bands, height, width)`` arrays) while the main process runs the detector on the current one; on CUDA the
+arrays land in pinned memory and the CNN runs in float16 autocast (:mod:`satwatch.detection.cnn`). Memory stays
+bounded: at most ``workers * prefetch`` scenes wait in memory, and a scene over ``max_scene_mb`` is not read by
+the workers at all but detected with the detector's own windowed reads. Scenes already detected by this detector
+version (the detection cache, :mod:`satwatch.cache`) are neither read nor detected again.
+
+Outputs in ``out_dir``: ``per_scene/<scene_id>.geojson``, ``detections.geojson`` (all scenes, EPSG:4326),
+``summary.csv`` (one row per scene) and ``summary.json`` (totals, speed, device). Example::
+
+    summary = run_batch(["data/archive/ru_dunai/s2/20240903T014020.tif"], "out", detector="baseline")
+    print(summary.scenes_per_minute)
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from satwatch.cache import CacheEntry, DetectionCache
+from satwatch.detection.detections import concat_detections, empty_detections
+from satwatch.detection.detector import Detector, default_detector, get_detector
+from satwatch.errors import InputFileError, SatwatchError, UsageError
+from satwatch.imagery.scene import Scene, atomic_path, read_scene, read_scene_meta
+from satwatch.outputs.files import write_csv, write_geojson, write_json
+
+__all__ = ["BatchSummary", "SceneOutcome", "run_batch"]
+
+log = logging.getLogger("satwatch")
+
+
+@dataclass(frozen=True)
+class SceneOutcome:
+    """What batch detection did with one scene."""
+
+    scene_id: str
+    """Scene id."""
+    path: str
+    """The scene GeoTIFF (absolute)."""
+    sensor: str
+    """``s2``, ``s1`` or ``vhr``."""
+    acquired: str
+    """Acquisition time, UTC ISO 8601."""
+    detections: int
+    """Number of detections."""
+    cached: bool
+    """True when the detections came from the detection cache (no read, no inference)."""
+    read: str
+    """How the pixels reached the detector: ``prefetched`` (a DataLoader worker), ``windowed`` (the detector's
+    own tiled reads, for scenes over the size limit) or ``cache``."""
+    seconds: float
+    """Time spent on this scene in the main process (inference and writing), seconds."""
+    detections_path: str
+    """The scene's detections GeoJSON in ``out_dir/per_scene``."""
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """Totals of a batch run (small: paths and numbers)."""
+
+    out_dir: str
+    """Output folder."""
+    summary_path: str
+    """``summary.json`` in ``out_dir``."""
+    detections_path: str
+    """``detections.geojson`` in ``out_dir``."""
+    scenes: int
+    """Scenes processed (detected or taken from the cache)."""
+    detected: int
+    """Scenes the detector ran on."""
+    cached: int
+    """Scenes taken from the cache."""
+    detections: int
+    """Detections over all scenes."""
+    seconds: float
+    """Wall time from the first read to the last write, seconds."""
+    scenes_per_minute: float
+    """``scenes / seconds * 60``."""
+    detector: str
+    """Detector name with its version."""
+    device: str
+    """Torch device the detector ran on (``cpu``, ``cuda:0``)."""
+    workers: int
+    """DataLoader reader processes (0: reads in the main process)."""
+    pinned: bool
+    """True when prefetched scenes were put in pinned (page-locked) memory (CUDA)."""
+
+
+@dataclass(frozen=True)
+class _Item:
+    """What a reader hands over besides the pixels (kept out of the tensor dict: collate and pinning skip it)."""
+
+    index: int
+    entry: CacheEntry | None = None
+    header: tuple[Any, ...] = ()  # (SceneMeta, bands, CRS, Affine)
+    read: str = ""
+    error: str = ""
+
+
+class _SceneReads(Dataset[dict[str, Any]]):
+    """Item ``i``: ``{"info": _Item, "data": (bands, height, width) float32 tensor or None}`` of scene ``i``.
+
+    ``data`` is None when the scene is cached (no read at all) or over the size limit (windowed reads later).
+    """
+
+    def __init__(self, paths: Sequence[Path], detector: str, use_cache: bool, cache_root: Path,
+                 max_values: int) -> None:
+        self.paths = list(paths)
+        self.detector = detector
+        self.use_cache = use_cache
+        self.cache_root = cache_root
+        self.max_values = max_values
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        path = self.paths[i]
+        try:
+            meta, bands, crs, transform, width, height = read_scene_meta(path)
+            entry = DetectionCache(self.cache_root).entry(path, meta.scene_id, self.detector)
+            header = (meta, bands, crs, transform)
+            if self.use_cache and entry.hit:
+                return {"info": _Item(i, entry, header, "cache"), "data": None}
+            if width * height * len(bands) > self.max_values:
+                return {"info": _Item(i, entry, header, "windowed"), "data": None}
+            data = torch.from_numpy(read_scene(path).data)  # (bands, height, width) float32
+            return {"info": _Item(i, entry, header, "prefetched"), "data": data}
+        except SatwatchError as exc:  # raised again in the main process with its own message
+            return {"info": _Item(i, error=f"{type(exc).__name__}|{exc}"), "data": None}
+
+
+def _as_is(item: Any) -> Any:
+    return item
+
+
+def _worker_init(_: int) -> None:
+    torch.set_num_threads(1)  # readers decode GeoTIFFs; leave the cores to inference
+
+
+def _reraise(text: str) -> None:
+    name, _, message = text.partition("|")
+    from satwatch import errors
+
+    cls = getattr(errors, name, SatwatchError)
+    raise cls(message)
+
+
+def run_batch(
+    scenes: Sequence[str | Path],
+    out_dir: str | Path | None = None,
+    detector: str | None = None,
+    device: str = "auto",
+    batch_size: int = 4,
+    workers: int = 2,
+    prefetch: int = 2,
+    max_scene_mb: float = 512.0,
+    use_cache: bool = True,
+    progress: bool = True,
+    detector_options: dict[str, Any] | None = None,
+) -> BatchSummary:
+    """Detect objects in every scene file and write per-scene detections and a summary into ``out_dir``.
+
+    Args:
+        scenes: scene GeoTIFFs (the scene file contract).
+        out_dir: output folder (default ``<SATWATCH_DATA_DIR>/outputs/<UTC stamp>-batch``).
+        detector: registry name (default: ``cnn`` when its weights are shipped, else ``baseline``).
+        device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
+        batch_size: CNN tiles per forward pass.
+        workers: DataLoader reader processes (0: read in the main process, no overlap).
+        prefetch: scenes each reader keeps ready (memory bound: ``workers * prefetch`` scenes).
+        max_scene_mb: scenes larger than this (float32 bytes) are detected with windowed reads instead.
+        use_cache: take detections from the detection cache when present (they are always written to it).
+        progress: show a progress bar on stderr.
+        detector_options: more keyword options for the detector factory (e.g. ``models_dir``).
+
+    Raises:
+        UsageError: ``device`` is ``cuda`` on a machine without a CUDA GPU, bad numbers, or no scenes.
+        InputFileError: a scene file does not exist.
+    """
+    from tqdm import tqdm  # type: ignore[import-untyped]
+
+    from satwatch.detection.cnn import resolve_device
+    from satwatch.settings import load_settings
+
+    torch_device = resolve_device(device)  # a clear UsageError for cuda without a GPU, before any work
+    if workers < 0 or prefetch < 1 or batch_size < 1:
+        raise UsageError("--workers must be >= 0, --prefetch and --batch-size >= 1")
+    paths = [Path(p).resolve() for p in scenes]
+    if not paths:
+        raise UsageError("no scenes to detect: give scene files, or --aoi with --start and --end")
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise InputFileError(f"scene file {missing[0]} does not exist")
+    settings = load_settings()
+    name = detector or default_detector()
+    options: dict[str, Any] = dict(detector_options or {})
+    if name == "cnn":
+        options.update(device=str(torch_device), batch_size=batch_size)
+    found: Detector = get_detector(name, **options)
+    out = Path(out_dir) if out_dir is not None else (
+        settings.outputs_dir / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-batch")
+    (out / "per_scene").mkdir(parents=True, exist_ok=True)
+    cache_root = settings.data_dir / "cache"
+    cache = DetectionCache(cache_root)
+    cache.sweep_partials()
+    pinned = torch_device.type == "cuda"
+    dataset = _SceneReads(paths, found.name, use_cache, cache_root,
+                          max_values=int(max_scene_mb * 2**20 / 4))
+    loader: DataLoader[dict[str, Any]] = DataLoader(
+        dataset, batch_size=None, shuffle=False, num_workers=workers, pin_memory=pinned, collate_fn=_as_is,
+        prefetch_factor=prefetch if workers > 0 else None, worker_init_fn=_worker_init if workers > 0 else None,
+        persistent_workers=False,
+    )
+    outcomes: list[SceneOutcome] = []
+    frames: list[gpd.GeoDataFrame] = []
+    t0 = time.perf_counter()
+    with tqdm(total=len(paths), desc=f"detect {found.name}", unit="scene", file=sys.stderr,
+              disable=not progress) as bar:
+        for item in loader:
+            info: _Item = item["info"]
+            if info.error or info.entry is None:
+                _reraise(info.error)
+                continue
+            t_scene = time.perf_counter()
+            entry = info.entry
+            meta, bands, crs, transform = info.header
+            path = paths[info.index]
+            if info.read == "cache":
+                det = gpd.read_file(entry.path)
+            else:
+                if info.read == "prefetched":
+                    scene = Scene(data=item["data"].numpy(), bands=bands, crs=crs, transform=transform, meta=meta)
+                    det = found.detect(scene)
+                else:
+                    detect_file = getattr(found, "detect_file", None)
+                    det = detect_file(path) if detect_file is not None else found.detect(read_scene(path))
+                cache.put(entry, det)
+            per_scene = out / "per_scene" / f"{meta.scene_id}.geojson"
+            with atomic_path(per_scene, ".geojson") as tmp:
+                shutil.copyfile(entry.path, tmp)
+            frames.append(det)
+            outcomes.append(SceneOutcome(
+                scene_id=meta.scene_id, path=str(path), sensor=meta.sensor,
+                acquired=meta.acquired.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                detections=len(det), cached=info.read == "cache", read=info.read,
+                seconds=round(time.perf_counter() - t_scene, 4), detections_path=str(per_scene),
+            ))
+            bar.set_postfix_str(f"{meta.scene_id}: {len(det)}")
+            bar.update(1)
+    seconds = time.perf_counter() - t0
+    detections = concat_detections(frames) if frames else empty_detections()
+    write_geojson(detections, out / "detections.geojson")
+    write_csv(pd.DataFrame([asdict(o) for o in outcomes]), out / "summary.csv")
+    n_cached = sum(o.cached for o in outcomes)
+    summary = BatchSummary(
+        out_dir=str(out.resolve()), summary_path=str((out / "summary.json").resolve()),
+        detections_path=str((out / "detections.geojson").resolve()), scenes=len(outcomes),
+        detected=len(outcomes) - n_cached, cached=n_cached, detections=len(detections), seconds=round(seconds, 3),
+        scenes_per_minute=round(len(outcomes) / seconds * 60.0, 2) if seconds > 0 else 0.0,
+        detector=found.name, device=str(torch_device), workers=workers, pinned=pinned,
+    )
+    write_json({**asdict(summary), "amp_float16": torch_device.type == "cuda" and name == "cnn",
+                "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+                "scenes_detail": [asdict(o) for o in outcomes]}, out / "summary.json")
+    log.info("batch: %d scenes (%d from the cache), %d detections, %.1f scenes/min on %s", summary.scenes,
+             n_cached, summary.detections, summary.scenes_per_minute, summary.device)
+    return summary
