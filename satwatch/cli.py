@@ -108,6 +108,40 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scenario", type=_existing_file, help="scenario YAML (simulated source)")
     run.add_argument("--detector", default=None,
                      help="cnn (default when its weights are shipped) or baseline")
+    run.add_argument("--dask-address", metavar="tcp://HOST:PORT",
+                     help="run the fan-out on this dask.distributed scheduler (workers share the data folder)")
+
+    sch = sub.add_parser("schedule", help="serve scheduled monitoring deployments against a Prefect server "
+                                          "(PREFECT_API_URL)")
+    sch.add_argument("--aoi", action="append", help="AOI of one custom group; repeat (default: the catalog grouped "
+                                                    "by country)")
+    sch.add_argument("--name", help="deployment name of the --aoi group (default: monitor-<first aoi>)")
+    sch.add_argument("--cron", help='cron schedule, UTC (default "0 6 * * *": daily at 06:00)')
+    sch.add_argument("--interval", type=float, metavar="SECONDS", help="run every SECONDS instead of --cron")
+    sch.add_argument("--lookback-days", type=int, default=30, help="days each run covers, up to today (default 30)")
+    sch.add_argument("--source", default="simulated", help="simulated (default), archive, sentinel-hub or cdse")
+    sch.add_argument("--scenario", type=_existing_file, help="scenario YAML (simulated source; its own period)")
+    sch.add_argument("--detector", default=None, help="cnn or baseline (default: the project's default)")
+    sch.add_argument("--limit", type=int, help="most flow runs at a time (default: no limit)")
+
+    srv = sub.add_parser("server", help="start a Prefect server on loopback (prefect server start)")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    srv.add_argument("--port", type=int, default=4200, help="port (default 4200)")
+
+    bat = sub.add_parser("batch", help="detect objects in many scenes (prefetching reader, GPU when present)")
+    bat.add_argument("scenes", nargs="*", type=_existing_file, help="scene GeoTIFFs (or use --aoi/--start/--end)")
+    bat.add_argument("--aoi", action="append", help="fetch and detect this AOI's acquisitions; repeat for several")
+    bat.add_argument("--start", type=_date, help="first day YYYY-MM-DD (with --aoi)")
+    bat.add_argument("--end", type=_date, help="last day YYYY-MM-DD (with --aoi)")
+    bat.add_argument("--sensor", action="append", choices=("s2", "s1", "vhr"), help="repeat for several")
+    bat.add_argument("--source", default="simulated", help="imagery source with --aoi (default simulated)")
+    bat.add_argument("--scenario", type=_existing_file, help="scenario YAML (simulated source)")
+    bat.add_argument("--detector", default=None, help="cnn (default when its weights are shipped) or baseline")
+    bat.add_argument("--device", default=None, help="auto (CUDA when present), cpu or cuda (default SATWATCH_DEVICE)")
+    bat.add_argument("--batch-size", type=int, default=8, help="cnn: tiles per forward pass (default 8)")
+    bat.add_argument("--workers", type=int, default=2, help="reader processes prefetching scenes (default 2)")
+    bat.add_argument("--no-cache", action="store_true", help="detect again even scenes already in the cache")
+    bat.add_argument("--out", type=Path, help="output folder (default <data>/outputs/<stamp>-batch)")
 
     chg = sub.add_parser("change", help="recompute the change layers of an existing run folder")
     chg.add_argument("--run", required=True, type=Path, help="run folder (data/outputs/<run-id>)")
@@ -329,7 +363,7 @@ def _prefect_offline_env() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "satwatch")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "satwatch,sentinelhub")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -348,12 +382,95 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _prefect_offline_env()
     import importlib
 
-    monitor = importlib.import_module("satwatch.flows.monitor").monitor
+    flows = importlib.import_module("satwatch.flows.monitor")
+    monitor = flows.monitor
+    if args.dask_address:
+        monitor = monitor.with_options(task_runner=flows.task_runner(args.dask_address))
     run_dir = monitor(
         aois=args.aoi, start=args.start, end=args.end, sensors=args.sensor, source=args.source,
         scenario=str(args.scenario) if args.scenario else None, detector=args.detector,
     )
     print(f"outputs: {run_dir}")
+    return 0
+
+
+def _cmd_schedule(args: argparse.Namespace) -> int:
+    import importlib
+
+    from satwatch.monitor import build_request
+
+    if not os.environ.get("PREFECT_API_URL"):
+        from satwatch.errors import UsageError
+
+        raise UsageError("set PREFECT_API_URL to a Prefect server (start one with `satwatch server`, then "
+                         "export PREFECT_API_URL=http://127.0.0.1:4200/api)")
+    # Validate before registering anything: AOIs, source and scenario fail here with one line.
+    if args.aoi or args.scenario:
+        today = None if args.scenario else date.today()
+        build_request(args.aoi, today, today, None, args.source, args.scenario, args.detector)
+    _prefect_offline_env()
+    schedules = importlib.import_module("satwatch.flows.schedules")
+    if args.aoi or args.scenario:
+        first = (args.aoi or [Path(str(args.scenario)).stem])[0]
+        name = args.name or "monitor-" + "".join(c if c.isalnum() else "-" for c in Path(first).stem.lower())
+        watches = [schedules.Watch(name, tuple(args.aoi or ()))]
+    else:
+        watches = schedules.catalog_groups()
+    deployments = schedules.build_deployments(
+        watches, cron=args.cron, interval_s=args.interval, lookback_days=args.lookback_days, source=args.source,
+        scenario=str(Path(args.scenario).resolve()) if args.scenario else None, detector=args.detector,
+    )
+    when = f"every {args.interval:g} s" if args.interval else f"cron {args.cron or schedules.DEFAULT_CRON!r} UTC"
+    for d in deployments:
+        print(f"serving monitor_catalog/{d.name} ({when}) against {os.environ['PREFECT_API_URL']}", flush=True)
+    schedules.serve_deployments(deployments, limit=args.limit)
+    return 0
+
+
+def _cmd_server(args: argparse.Namespace) -> int:
+    import subprocess
+
+    _prefect_offline_env()
+    prefect = Path(sys.executable).with_name("prefect")
+    cmd = [str(prefect) if prefect.is_file() else "prefect", "server", "start", "--host", args.host,
+           "--port", str(args.port)]
+    print(f"Prefect server on http://{args.host}:{args.port} (UI there); for satwatch run and schedule:\n"
+          f"  export PREFECT_API_URL=http://{args.host}:{args.port}/api", flush=True)
+    return subprocess.call(cmd)
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from satwatch.batch import run_batch
+    from satwatch.errors import UsageError
+    from satwatch.settings import load_settings
+
+    settings = load_settings()
+    device = args.device or settings.device
+    from satwatch.detection.cnn import resolve_device
+
+    resolve_device(device)  # `--device cuda` without a GPU: one line, exit 2, before any fetch
+    scenes: list[str | Path] = list(args.scenes)
+    if args.aoi or args.scenario:
+        from satwatch.monitor import build_request, open_source
+
+        if args.scenes:
+            raise UsageError("give scene files or --aoi/--scenario, not both")
+        request = build_request(args.aoi, args.start, args.end, args.sensor, args.source, args.scenario,
+                                args.detector)
+        source = open_source(request)
+        for aoi in request.aois:
+            for sensor in request.sensors:
+                for acquisition in source.search(aoi, request.start, request.end, sensor):
+                    scenes.append(source.fetch(acquisition, aoi, settings.archive_dir))
+        print(f"{len(scenes)} scene(s) of {', '.join(a.id for a in request.aois)} in the archive", file=sys.stderr)
+    elif args.start or args.end:
+        raise UsageError("--start/--end go with --aoi")
+    summary = run_batch(scenes, args.out, detector=args.detector, device=device, batch_size=args.batch_size,
+                        workers=args.workers, use_cache=not args.no_cache, progress=True)
+    print(f"{summary.scenes} scenes ({summary.cached} from the cache), {summary.detections} detections, "
+          f"{summary.scenes_per_minute:.1f} scenes/min on {summary.device} ({summary.detector})")
+    print(f"summary: {summary.summary_path}")
+    print(f"outputs: {summary.out_dir}")
     return 0
 
 
@@ -482,6 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "train": _cmd_train}
     handlers["evaluate"] = _cmd_evaluate
     handlers["claims"] = _cmd_claims
+    handlers.update(schedule=_cmd_schedule, server=_cmd_server, batch=_cmd_batch)
     try:
         return handlers[args.command](args)
     except SatwatchError as exc:
