@@ -192,6 +192,12 @@ def _build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--claims", type=_existing_file, help="your own claims file (default aoi/claims.yaml)")
     chk.add_argument("--detector", default=None, help="detector name (default: the project's default)")
 
+    rep = sub.add_parser("report", help="write report.html (maps, time series, verdicts) and QGIS styles of a run")
+    rep.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run folder (data/outputs/<run-id>)")
+    rep.add_argument("--judge", nargs="+", metavar="ID", default=[],
+                     help="first judge these catalog claims on the run folder (claims.json, evidence/)")
+    rep.add_argument("--claims", type=_existing_file, help="claims file for --judge (default aoi/claims.yaml)")
+
     ev = sub.add_parser("evaluate", help="precision, recall, F1 and count error of detections against labels")
     ev.add_argument("--detections", required=True, type=Path, help="detections GeoJSON (satwatch detect output)")
     ev.add_argument("--labels", required=True, type=Path,
@@ -390,6 +396,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         aois=args.aoi, start=args.start, end=args.end, sensors=args.sensor, source=args.source,
         scenario=str(args.scenario) if args.scenario else None, detector=args.detector,
     )
+    if (Path(run_dir) / "report.html").is_file():
+        print(f"report: {Path(run_dir) / 'report.html'}")
     print(f"outputs: {run_dir}")
     return 0
 
@@ -584,7 +592,27 @@ def _cmd_claims(args: argparse.Namespace) -> int:
     for v in verdicts:
         print(f"evidence {v.claim.id}: {run_dir / 'evidence' / v.claim.id}")
     print(f"verdicts: {run_dir / 'claims.json'}, {run_dir / 'claims.csv'}")
+    if (run_dir / "report.html").is_file():
+        print(f"report: {run_dir / 'report.html'}")
     print(f"outputs: {run_dir}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from satwatch.outputs.report import write_report
+    from satwatch.outputs.styles import write_styles
+
+    run_dir: Path = args.run_dir
+    if not (run_dir / "run.json").is_file():
+        raise InputFileError(f"{run_dir} is not a run folder (no run.json); pass data/outputs/<run-id>")
+    if args.judge:
+        from satwatch.claims.check import finish_check, select_claims, verdict_table
+
+        claims = select_claims(args.judge, args.claims)
+        print(verdict_table(finish_check(run_dir, claims, args.claims)), end="")
+        print(f"verdicts: {run_dir / 'claims.json'}")
+    write_styles(run_dir)
+    print(f"report: {write_report(run_dir)}")
     return 0
 
 
@@ -599,6 +627,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "train": _cmd_train}
     handlers["evaluate"] = _cmd_evaluate
     handlers["claims"] = _cmd_claims
+    handlers["report"] = _cmd_report
     handlers.update(schedule=_cmd_schedule, server=_cmd_server, batch=_cmd_batch)
     try:
         return handlers[args.command](args)

@@ -320,6 +320,9 @@ def finish_run(
     if ordered and request.end > request.start:  # default windows: the two halves of the period
         baseline, test = Window.halves(request.start, request.end)
         changes = write_changes(run, (baseline.start, baseline.end), (test.start, test.end)).to_dict()
+    from satwatch.outputs.styles import write_styles
+
+    write_styles(run)  # QGIS styles: layer_styles in layers.gpkg, .qml beside the GeoJSON
     scenario: dict[str, Any] | None = None
     if request.scenario_path is not None:
         scenario = {"name": request.name, "path": str(request.scenario_path),
@@ -350,8 +353,12 @@ def finish_run(
             "detections_by_aoi": {str(k): int(v) for k, v in detections.groupby("aoi").size().items()}
             if len(detections) else {},
         },
-        "outputs": [*sorted(p.name for p in run.iterdir() if p.is_file()), "run.json"],
+        "outputs": [*sorted(p.name for p in run.iterdir() if p.is_file()), "run.json", "report.html"],
     }
     record.update(extra or {})
-    return write_json(record, run / "run.json")
+    path = write_json(record, run / "run.json")
+    from satwatch.outputs.report import publish_report
+
+    publish_report(run)  # last: the report shows run.json's provenance
+    return path
 

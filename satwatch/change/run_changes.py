@@ -215,9 +215,12 @@ def write_changes(
     existing: dict[str, gpd.GeoDataFrame] = {}
     if gpkg.is_file():
         for name in pyogrio.list_layers(gpkg)[:, 0]:
-            if str(name) not in CHANGE_LAYERS:
+            if str(name) not in CHANGE_LAYERS and str(name) != "layer_styles":  # styles: rewritten below
                 existing[str(name)] = gpd.read_file(gpkg, layer=str(name))
     write_geopackage({**existing, **layers}, gpkg)
+    from satwatch.outputs.styles import write_gpkg_styles
+
+    write_gpkg_styles(gpkg)  # QGIS default styles of every layer (docs/outputs.md)
 
     area: dict[str, float] = {}
     for _, row in pixels.iterrows():

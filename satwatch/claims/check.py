@@ -242,6 +242,9 @@ def finish_check(run_dir: str | Path, claims: Sequence[Claim], claims_path: str 
         outputs = set(record.get("outputs", [])) | {p.name for p in run.iterdir() if p.is_file()}
         record["outputs"] = sorted(outputs)
         write_json(record, record_path)
+    from satwatch.outputs.report import publish_report
+
+    publish_report(run)  # the run's report again, now with the verdicts
     return verdicts
 
 

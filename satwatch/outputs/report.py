@@ -37,7 +37,15 @@ from satwatch.errors import InputFileError
 from satwatch.imagery.scene import atomic_path
 from satwatch.outputs.quicklook import MapGrid, render_quicklook
 
-__all__ = ["CLASS_COLOURS", "REPORT_NAME", "STATUS_COLOURS", "VERDICT_COLOURS", "write_report"]
+__all__ = [
+    "CLASS_COLOURS",
+    "REPORT_NAME",
+    "STATUS_COLOURS",
+    "VERDICT_COLOURS",
+    "build_report_html",
+    "publish_report",
+    "write_report",
+]
 
 log = logging.getLogger("satwatch")
 
@@ -726,3 +734,19 @@ def write_report(run_dir: str | Path, max_px: int = 560) -> Path:
     with atomic_path(final, ".html") as tmp:
         tmp.write_text(text, encoding="utf-8")
     return final
+
+
+def publish_report(run_dir: str | Path) -> Path | None:
+    """Write the run's report at the end of a flow; on failure log a warning and return None.
+
+    The monitor and claim flows call this last: the report is derived from files already written, so a failure
+    here (an archived scene deleted meanwhile, a full disk) must not lose the run. ``satwatch report RUN_DIR``
+    writes it again and shows the error.
+    """
+    try:
+        path = write_report(run_dir)
+    except (InputFileError, OSError, ValueError, KeyError) as exc:
+        log.warning("report.html not written (%s); run `satwatch report %s` to retry", exc, run_dir)
+        return None
+    log.info("report: %s", path)
+    return path

@@ -37,7 +37,7 @@ def _check_run_dir(run_dir: Path) -> None:
     assert len(counts) == len(scenes) and counts["simulated"].all()
     layers = {name for name, _ in __import__("pyogrio").list_layers(run_dir / "layers.gpkg")}
     assert layers == {"aois", "scenes", "detections", "simulated_truth", "change_presences", "change_footprints",
-                      "change_pixels"}
+                      "change_pixels", "layer_styles"}  # layer_styles: QGIS default styles (docs/outputs.md)
     for name in ("changes.geojson", "timeseries.csv", "comparisons.csv"):
         assert (run_dir / name).is_file(), name
     assert record["changes"]["baseline"] == "2024-09-01/2024-09-11"
