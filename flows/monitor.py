@@ -13,6 +13,7 @@ threads here, or prefect-dask's ``DaskTaskRunner`` on an existing dask.distribut
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import replace
@@ -22,6 +23,8 @@ from typing import Any
 
 # Library logs (satwatch, sentinelhub) in the run logs; read when Prefect configures logging, so set it first.
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "satwatch,sentinelhub")
+if logging.getLogger("satwatch").level == logging.NOTSET:  # a worker's run: progress lines, not just warnings
+    logging.getLogger("satwatch").setLevel(logging.INFO)
 
 from prefect import State, flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
