@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import rasterio
+import shapely
 from affine import Affine
 from PIL import Image
 from pyproj import CRS, Transformer
 from rasterio.enums import Resampling
 from rasterio.warp import reproject
-from shapely import ops
 from shapely.geometry.base import BaseGeometry
 
 from satwatch.errors import InputFileError
@@ -37,6 +37,13 @@ __all__ = ["NODATA_GREY", "MapGrid", "quicklook_array", "render_quicklook"]
 
 NODATA_GREY = 48
 """Grey level (0..255) of pixels with no data."""
+
+
+def _apply(fn: Any, geometry: BaseGeometry) -> BaseGeometry:
+    """Apply ``fn(xs, ys) -> (xs, ys)`` to every coordinate of ``geometry`` (2D)."""
+    out: BaseGeometry = shapely.transform(
+        geometry, lambda xy: np.column_stack([np.asarray(v, dtype=float) for v in fn(xy[:, 0], xy[:, 1])]))
+    return out
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ class MapGrid:
             grid = MapGrid.for_geometry(aoi.geometry, f"EPSG:{aoi.utm_epsg}")
         """
         to_grid = Transformer.from_crs("EPSG:4326", CRS.from_user_input(crs), always_xy=True).transform
-        minx, miny, maxx, maxy = ops.transform(to_grid, geometry_4326).bounds
+        minx, miny, maxx, maxy = _apply(to_grid, geometry_4326).bounds
         dx, dy = (maxx - minx) or 100.0, (maxy - miny) or 100.0
         minx, maxx, miny, maxy = minx - pad * dx, maxx + pad * dx, miny - pad * dy, maxy + pad * dy
         size = max(maxx - minx, maxy - miny) / max_px
@@ -81,13 +88,13 @@ class MapGrid:
         to_grid = Transformer.from_crs("EPSG:4326", CRS.from_user_input(self.crs), always_xy=True).transform
         inverse = ~self.transform
 
-        def to_px(x: Any, y: Any, z: Any = None) -> tuple[Any, Any]:
+        def to_px(x: Any, y: Any) -> tuple[Any, Any]:
             gx, gy = to_grid(x, y)
             col = inverse.a * np.asarray(gx) + inverse.b * np.asarray(gy) + inverse.c
             row = inverse.d * np.asarray(gx) + inverse.e * np.asarray(gy) + inverse.f
             return col, row
 
-        return ops.transform(to_px, geometry_4326)
+        return _apply(to_px, geometry_4326)
 
 
 def _band_indexes(descriptions: tuple[str | None, ...]) -> tuple[list[int], bool]:
@@ -118,7 +125,7 @@ def quicklook_array(scene_path: str | Path, grid: MapGrid) -> npt.NDArray[np.uin
         shape = (len(indexes), max(1, src.height // factor), max(1, src.width // factor))
         data = src.read(indexes, out_shape=shape, resampling=Resampling.average, masked=True).astype(np.float32)
         values = data.filled(np.nan)
-        src_transform = src.transform * Affine.scale(src.width / shape[2], src.height / shape[1])
+        src_transform = src.transform @ Affine.scale(src.width / shape[2], src.height / shape[1])
         src_crs = src.crs
     out = np.full((len(indexes), grid.height, grid.width), np.nan, dtype=np.float32)
     reproject(values, out, src_transform=src_transform, src_crs=src_crs, src_nodata=np.nan,
