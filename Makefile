@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml scripts/install-system-deps.sh
 	$(BIN)/python -m pip install -e '.[dev]'
 	touch $(STAMP)
 
+# The demo, then C14 (landing ships at Dunai, Sep-Nov 2024) judged on its run folder; ends with report.html's path.
 run: install
-	$(BIN)/satwatch run
+	@out=$$($(BIN)/satwatch run | tee /dev/stderr | sed -n 's/^outputs: //p' | tail -n 1) && \
+	  test -n "$$out" && $(BIN)/satwatch report "$$out" --judge C14
 
 test: install
 	$(BIN)/ruff check .
