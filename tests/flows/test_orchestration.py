@@ -6,9 +6,9 @@ One Prefect test harness (a temporary server) serves the in-process flow runs of
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -175,15 +175,18 @@ def dask_cluster(tmp_path: Path) -> Iterator[str]:
     env = {**os.environ, **OFFLINE, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
     logs = tmp_path / "dask-logs"
     logs.mkdir()
+    stack = contextlib.ExitStack()
+    out = stack.enter_context(open(logs / "scheduler.log", "w"))  # noqa: SIM115 - closed by the stack
     procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-dashboard"], env=env, stdout=open(logs / "scheduler.log", "w"),
-                              stderr=subprocess.STDOUT, start_new_session=True)]
+                               "--no-dashboard"], env=env, stdout=out, stderr=subprocess.STDOUT,
+                              start_new_session=True)]
     try:
         for i in range(2):
+            out = stack.enter_context(open(logs / f"worker{i}.log", "w"))  # noqa: SIM115 - closed by the stack
             procs.append(subprocess.Popen(
                 [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
                  "--host", "127.0.0.1", "--name", f"w{i}", "--local-directory", str(tmp_path / f"w{i}")],
-                env=env, stdout=open(logs / f"worker{i}.log", "w"), stderr=subprocess.STDOUT,
+                env=env, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True))
         from distributed import Client
 
@@ -199,13 +202,13 @@ def dask_cluster(tmp_path: Path) -> Iterator[str]:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
+        stack.close()
 
 
 @pytest.mark.slow
 def test_dask_scheduler_and_two_workers_give_the_local_outputs(reference: Path, dask_cluster: str) -> None:
-    from distributed import Client
-
     import satwatch.flows.monitor as flows
+    from distributed import Client
 
     runner = flows.task_runner(dask_cluster)
     run_dir = Path(flows.monitor.with_options(task_runner=runner)(scenario=str(TINY), detector="baseline"))
@@ -216,8 +219,9 @@ def test_dask_scheduler_and_two_workers_give_the_local_outputs(reference: Path, 
 
 
 def test_bad_dask_address_is_a_one_line_error() -> None:
-    from satwatch.errors import UsageError
     from satwatch.flows.monitor import task_runner
+
+    from satwatch.errors import UsageError
 
     with pytest.raises(UsageError, match="tcp://HOST:8786"):
         task_runner("localhost:8786")

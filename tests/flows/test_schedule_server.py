@@ -54,7 +54,7 @@ def prefect_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
            # the scheduler looks for due runs every 2 s and the runner polls every 2 s (defaults: 60 s and 10 s)
            "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2", "PREFECT_RUNNER_POLL_FREQUENCY": "2"}
     env.pop("PREFECT_API_URL", None)
-    log = open(tmp_path / "server.log", "wb")
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - open for the server's whole life
     proc = subprocess.Popen([str(BIN / "satwatch"), "server", "--port", str(port)], env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -80,7 +80,7 @@ def test_scheduled_deployment_on_a_real_server_completes_runs_that_write_outputs
     import httpx
 
     api, env = prefect_server
-    log = open(tmp_path / "schedule.log", "wb")
+    log = open(tmp_path / "schedule.log", "wb")  # noqa: SIM115 - open for the serving process's whole life
     serve = subprocess.Popen([str(BIN / "satwatch"), "schedule", "--scenario", str(TINY), "--detector", "baseline",
                               "--interval", "10", "--name", "tiny-test"], env=env, stdout=log,
                              stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
