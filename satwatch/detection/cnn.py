@@ -344,15 +344,15 @@ class CnnDetector:
     @property
     def name(self) -> str:
         """``cnn-`` + the first 10 hex digits of SHA-256 over all shipped weights files (changes with them)."""
-        if self._name is not None:
-            return self._name
-        digest = hashlib.sha256()
-        for profile in sorted(PROFILES):
-            path = self.models_dir / f"{profile}.pt"
-            if path.is_file():
-                digest.update(profile.encode())
-                digest.update(path.read_bytes())
-        return f"cnn-{digest.hexdigest()[:10]}"
+        if self._name is None:  # hashed once per detector: caches ask for the name on every scene
+            digest = hashlib.sha256()
+            for profile in sorted(PROFILES):
+                path = self.models_dir / f"{profile}.pt"
+                if path.is_file():
+                    digest.update(profile.encode())
+                    digest.update(path.read_bytes())
+            self._name = f"cnn-{digest.hexdigest()[:10]}"
+        return self._name
 
     @property
     def classes(self) -> tuple[str, ...]:
