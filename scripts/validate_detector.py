@@ -42,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         cnn = evaluate(loaded, scenes, match_distance_m=args.match_distance_m)
         print(f"== cnn on {kind} held-out scenes ({len(scenes)})\n{cnn.table()}\n")
         report[f"cnn_{kind}"] = cnn.to_dict()
+        errors = length_errors(cnn)
+        if errors is not None:
+            print(f"vessel length: median absolute error {errors[0]:.1f} m, mean {errors[1]:.1f} m over "
+                  f"{errors[2]} matched vessels with a labelled length\n")
+            report[f"cnn_{kind}_length_error_m"] = {"median_abs": errors[0], "mean_abs": errors[1], "n": errors[2]}
         if profile.sensor in ("s2", "s1", "vhr") and "vessel" in profile.classes:
             base = BaselineDetector()
             frames = [base.detect(scene) for scene, _ in scenes]
@@ -54,6 +59,22 @@ def main(argv: list[str] | None = None) -> int:
     write_json(report, out)
     print(f"metrics: {out}")
     return 0
+
+
+def length_errors(result: object) -> tuple[float, float, int] | None:
+    """Median and mean |detected - labelled| vessel length over matched pairs with a labelled length, metres."""
+    import numpy as np
+
+    det, lab = result.detections, result.labels  # type: ignore[attr-defined]
+    if "length_m" not in det or "length_m" not in lab:
+        return None
+    tp = det[(det["outcome"] == "tp") & (det["class"] == "vessel")]
+    truth = lab["length_m"].to_numpy(dtype=float)[tp["label_index"].to_numpy(dtype=int)]
+    err = np.abs(tp["length_m"].to_numpy(dtype=float) - truth)
+    err = err[np.isfinite(err)]
+    if not len(err):
+        return None
+    return float(np.median(err)), float(np.mean(err)), len(err)
 
 
 def concat_labels(frames: list) -> object:  # type: ignore[type-arg]
