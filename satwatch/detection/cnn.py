@@ -97,6 +97,9 @@ class LoadedModel:
     """SHA-256 of the weights file."""
     device: torch.device
     """Where the network runs."""
+    reported: tuple[str, ...] = ()
+    """Classes these weights report (a head whose validation failed is not reported; see the model card).
+    Empty: all of the profile's classes."""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -162,7 +165,9 @@ def load_model(profile: str, models_dir: Path = MODELS_DIR, device: str = "auto"
     for cls in prof.classes:
         thresholds.setdefault(cls, 0.5)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    return LoadedModel(profile=prof, net=net, thresholds=thresholds, meta=meta, sha256=sha, device=dev)
+    reported = tuple(c for c in meta.get("reported_classes", prof.classes) if c in prof.classes)
+    return LoadedModel(profile=prof, net=net, thresholds=thresholds, meta=meta, sha256=sha, device=dev,
+                       reported=reported)
 
 
 def _fuse(net: nn.Module) -> None:
@@ -363,9 +368,14 @@ class CnnDetector:
         return tuple(seen)
 
     def classes_for(self, sensor: str) -> tuple[str, ...]:
-        """Classes reported on scenes of ``sensor`` (the profile of that sensor)."""
-        prof = PROFILES.get(sensor)
-        return prof.classes if prof is not None else ()
+        """Classes reported on scenes of ``sensor``: those the weights of its profile report (model card)."""
+        if sensor not in PROFILES:
+            return ()
+        try:
+            loaded = self.model(sensor)
+        except DetectionError:
+            return PROFILES[sensor].classes
+        return loaded.reported or loaded.profile.classes
 
     def model(self, profile: str) -> LoadedModel:
         """Return the loaded model of a profile (loaded once, then reused)."""
@@ -460,6 +470,8 @@ class CnnDetector:
                     if x[-1, min(int(py), t - 1), min(int(px), t - 1)] == 0:
                         continue  # centre on no data or cloud
                     cls = prof.point_classes[cls_i]
+                    if loaded.reported and cls not in loaded.reported:
+                        continue
                     records.append(Detection(
                         cls, min(max(score, 0.0), 1.0), Point(gx * grid.scale, gy * grid.scale),
                         length_m=length, width_m=width, heading_deg=heading if cls == "vessel" else math.nan,
@@ -473,6 +485,8 @@ class CnnDetector:
                     sub = prob[:, mr0 - r0 // 2: mr1 - r0 // 2, mc0 - c0 // 2: mc1 - c0 // 2]
                     masks[:, mr0:mr0 + sub.shape[1], mc0:mc0 + sub.shape[2]] = np.round(sub * 255).astype(np.uint8)
         for k, cls in enumerate(prof.mask_classes):
+            if loaded.reported and cls not in loaded.reported:
+                continue
             records.extend(_polygons(masks[k], cls, thresholds[cls], grid, prof.res_m))
         return records
 
