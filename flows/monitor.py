@@ -155,7 +155,25 @@ def submit_scenes(request: MonitorRequest, run_dir: str, archive_root: str) -> l
     return [detect.submit(path, aoi, request.detector, run_dir) for aoi, path in pending]  # type: ignore[call-overload]
 
 
+LIBRARY_LOGGERS = ("satwatch", "sentinelhub")
+
+
+def library_logs() -> None:
+    """Send the library loggers to the run logs even when Prefect set up logging before our environment variable.
+
+    Prefect copies the ``prefect.extra`` handlers to ``PREFECT_LOGGING_EXTRA_LOGGERS`` only on its first logging
+    setup in a process; a process that imported Prefect earlier (a notebook, a test session) would miss them.
+    """
+    extra = logging.getLogger("prefect.extra").handlers
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in extra:
+            if handler not in logger.handlers:
+                logger.addHandler(handler)
+
+
 def _prepare(settings_archive: str) -> None:
+    library_logs()
     Archive(settings_archive).sweep_partials()  # leftovers (> 1 h old) of writes killed in earlier runs
     DetectionCache(load_settings().data_dir / "cache").sweep_partials()
 
