@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from satwatch.cache import CacheEntry, DetectionCache
 from satwatch.detection.detections import concat_detections, empty_detections
-from satwatch.detection.detector import Detector, default_detector, get_detector
+from satwatch.detection.detector import Detector, default_detector, detect_path, get_detector
 from satwatch.errors import InputFileError, SatwatchError, UsageError
 from satwatch.imagery.scene import Scene, atomic_path, read_scene, read_scene_meta
 from satwatch.outputs.files import write_csv, write_geojson, write_json
@@ -247,8 +247,7 @@ def run_batch(
                     scene = Scene(data=item["data"].numpy(), bands=bands, crs=crs, transform=transform, meta=meta)
                     det = found.detect(scene)
                 else:
-                    detect_file = getattr(found, "detect_file", None)
-                    det = detect_file(path) if detect_file is not None else found.detect(read_scene(path))
+                    det = detect_path(found, path)
                 cache.put(entry, det)
             per_scene = out / "per_scene" / f"{meta.scene_id}.geojson"
             with atomic_path(per_scene, ".geojson") as tmp:

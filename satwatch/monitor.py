@@ -37,7 +37,7 @@ from satwatch.change.observability import Observability, observe
 from satwatch.change.run_changes import write_changes
 from satwatch.change.timeseries import Window
 from satwatch.detection.detections import concat_detections, empty_detections
-from satwatch.detection.detector import Detector, default_detector, get_detector
+from satwatch.detection.detector import Detector, default_detector, detect_path, get_detector
 from satwatch.errors import UsageError
 from satwatch.imagery.scene import SENSORS, atomic_path, read_scene
 from satwatch.imagery.source import ImagerySource
@@ -225,8 +225,7 @@ def process_scene(scene_path: str | Path, aoi: AOI, detector: str, run_dir: str 
         det = gpd.read_file(entry.path)
         log.debug("%s: detections from the cache (%s)", scene.meta.scene_id, entry.path)
     else:
-        detect_file = getattr(found, "detect_file", None)  # windowed reads when the detector has them
-        det = detect_file(scene_path) if detect_file is not None else found.detect(scene)
+        det = detect_path(found, scene_path, scene)
         write_geojson(det, entry.path)
     with atomic_path(out, ".geojson") as tmp:
         shutil.copyfile(entry.path, tmp)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import yaml
 
 from satwatch.change.timeseries import Window
 from satwatch.errors import ClaimError, InputFileError, UsageError
+from satwatch.imagery.scenario import as_date
 
 __all__ = [
     "CLAIMED_QUANTITIES",
@@ -262,14 +263,7 @@ def parse_claims(raw: Any, where: str = "claims", check_conflicts: bool = True) 
 
 
 def _as_date(value: Any, what: str) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ClaimError(f"{what}: {value!r} is not a date; write YYYY-MM-DD") from None
+    return as_date(value, what, ClaimError)
 
 
 def _window(value: Any, what: str) -> Window:

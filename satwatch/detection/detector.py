@@ -19,7 +19,7 @@ from satwatch.detection.detections import concat_detections
 from satwatch.errors import InputFileError, UsageError
 from satwatch.imagery.scene import Scene, read_scene
 
-__all__ = ["DETECTORS", "Detector", "default_detector", "detect_files", "get_detector"]
+__all__ = ["DETECTORS", "Detector", "default_detector", "detect_files", "detect_path", "get_detector"]
 
 
 @runtime_checkable
@@ -80,6 +80,19 @@ def get_detector(name: str, **options: Any) -> Detector:
     return factory(**options)
 
 
+def detect_path(detector: Detector, path: str | Path, scene: Scene | None = None) -> gpd.GeoDataFrame:
+    """Detect objects in one scene file.
+
+    A detector with a ``detect_file`` method (the CNN) reads the file itself in windows, so memory stays bounded;
+    any other gets the whole scene: ``scene`` when the caller has already read it, else the file read once.
+    """
+    detect_file = getattr(detector, "detect_file", None)
+    if detect_file is not None:
+        found: gpd.GeoDataFrame = detect_file(path)
+        return found
+    return detector.detect(scene if scene is not None else read_scene(path))
+
+
 def detect_files(
     paths: Iterable[str | Path],
     detector: str | Detector = "baseline",
@@ -111,8 +124,7 @@ def detect_files(
             raise InputFileError(f"scene file {path} does not exist")
     frames = []
     for i, path in enumerate(files, start=1):
-        detect_file = getattr(det, "detect_file", None)  # windowed reads when the detector has them
-        frames.append(detect_file(path) if detect_file is not None else det.detect(read_scene(path)))
+        frames.append(detect_path(det, path))
         if progress is not None:
             progress(i, len(files), path)
     return concat_detections(frames)

@@ -35,7 +35,7 @@ from typing import Any
 import yaml
 
 from satwatch.aoi import AOI, CLASSES, load_catalog
-from satwatch.errors import InputFileError, ScenarioError
+from satwatch.errors import InputFileError, SatwatchError, ScenarioError
 from satwatch.imagery.scene import SENSORS
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "WHERE",
     "Activity",
     "Scenario",
+    "as_date",
     "load_scenario",
     "overpass_time",
     "stable_seed",
@@ -338,7 +339,8 @@ def _parse(raw: Mapping[str, Any], where: str) -> Scenario:
     )
 
 
-def _as_date(value: Any, what: str) -> date:
+def as_date(value: Any, what: str, error: type[SatwatchError] = ScenarioError) -> date:
+    """Read a YAML date (a ``date``, a ``datetime`` or ``YYYY-MM-DD`` text); raise ``error`` naming ``what``."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -346,15 +348,15 @@ def _as_date(value: Any, what: str) -> date:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        raise ScenarioError(f"{what}: {value!r} is not a date; write YYYY-MM-DD") from None
+        raise error(f"{what}: {value!r} is not a date; write YYYY-MM-DD") from None
 
 
 def _parse_period(value: Any, where: str) -> tuple[date, date]:
     parts = str(value).split("/")
     if len(parts) != 2:
         raise ScenarioError(f"{where}: period {value!r} must be START/END, e.g. 2024-09-01/2024-11-30")
-    start = _as_date(parts[0], f"{where}: period start")
-    end = _as_date(parts[1], f"{where}: period end")
+    start = as_date(parts[0], f"{where}: period start")
+    end = as_date(parts[1], f"{where}: period end")
     if end < start:
         raise ScenarioError(f"{where}: period {value!r} ends before it starts; swap the dates")
     return start, end
@@ -390,7 +392,7 @@ def _parse_activity(
         raise ScenarioError(f"{what}: {quantity} must be a mapping of dates to values, e.g. {{2024-09-01: 2}}")
     steps: list[tuple[date, float]] = []
     for key, value in raw_steps.items():
-        day = _as_date(key, f"{what}: {quantity} date")
+        day = as_date(key, f"{what}: {quantity} date")
         if not start <= day <= end:
             raise ScenarioError(f"{what}: date {day} is outside the period {start}/{end}; move it inside")
         if steps and day <= steps[-1][0]:
