@@ -31,11 +31,12 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from satwatch.atomic import atomic_path
 from satwatch.cache import CacheEntry, DetectionCache
 from satwatch.detection.detections import concat_detections, empty_detections
 from satwatch.detection.detector import Detector, default_detector, detect_path, get_detector
 from satwatch.errors import InputFileError, SatwatchError, UsageError
-from satwatch.imagery.scene import Scene, atomic_path, read_scene, read_scene_meta
+from satwatch.imagery.scene import Scene, read_scene, read_scene_meta
 from satwatch.outputs.files import write_csv, write_geojson, write_json
 
 __all__ = ["BatchSummary", "SceneOutcome", "run_batch"]
@@ -194,7 +195,7 @@ def run_batch(
     """
     from tqdm import tqdm  # type: ignore[import-untyped]
 
-    from satwatch.detection.cnn import resolve_device
+    from satwatch.detection.network import resolve_device
     from satwatch.settings import load_settings
 
     torch_device = resolve_device(device)  # a clear UsageError for cuda without a GPU, before any work

@@ -97,6 +97,19 @@ def _build_parser() -> argparse.ArgumentParser:
     trn.add_argument("--init", type=_existing_file, help="weights to start from (fine-tuning)")
     trn.add_argument("--area-focus", type=float, default=0.5,
                      help="share of object-centred crops drawn around area objects (default 0.5)")
+    trn.add_argument("--max-scenes", type=int, default=0,
+                     help="render only this many simulated scenes, evenly spaced (default 0: all)")
+    trn.add_argument("--workers", type=int, default=0, help="processes making batches (default 0: none)")
+    trn.add_argument("--arch", choices=("v1", "v2"), default="",
+                     help="network architecture (default: the profile's, v2 for s2, v1 for s1 and vhr)")
+    trn.add_argument("--train-ports", help="s2: comma-separated sen2ships ports to train on (default: all but "
+                     "the held-out ones)")
+    trn_io = trn.add_mutually_exclusive_group()
+    trn_io.add_argument("--export-samples", type=Path, metavar="FILE.npz",
+                        help="render and read the training data, write it to FILE.npz and stop (to train on "
+                        "a machine that has a GPU but not GDAL or the data)")
+    trn_io.add_argument("--samples", type=_existing_file, metavar="FILE.npz",
+                        help="train on samples written by --export-samples instead of rendering them here")
 
     run = sub.add_parser("run", help="run the monitor flow (no arguments: the demo scenario)")
     run.add_argument("--aoi", action="append", help="catalog id or vector file; repeat for several")
@@ -285,15 +298,33 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from satwatch.detection.cnn import MODELS_DIR
-    from satwatch.detection.training import TrainConfig, train
+    from satwatch.detection.profiles import PROFILES
+    from satwatch.detection.samples import load_samples, save_samples
+    from satwatch.detection.training import TrainConfig, make_samples, train
 
+    ports = tuple(p.strip() for p in args.train_ports.split(",") if p.strip()) if args.train_ports else ()
     cfg = TrainConfig(profile=args.profile, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                       batch_size=args.batch_size, lr=args.lr, seed=args.seed, real_fraction=args.real_fraction,
                       scenario=str(args.scenario), init=str(args.init) if args.init else None,
-                      area_focus=args.area_focus)
-    out = args.out or MODELS_DIR / f"{args.profile}.pt"
-    train(cfg, out, device=args.device, log_every=lambda line: print(line, file=sys.stderr, flush=True))
+                      area_focus=args.area_focus, max_scenes=args.max_scenes, workers=args.workers, arch=args.arch,
+                      train_ports=ports)
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    profile = PROFILES[args.profile]
+    if args.export_samples:
+        pools = make_samples(cfg, say)
+        save_samples(pools, profile, args.export_samples)
+        print(f"samples: {args.export_samples} ({', '.join(f'{len(v)} {k}' for k, v in pools.items())})")
+        return 0
+    samples = load_samples(args.samples, profile) if args.samples else None
+    out = args.out
+    if out is None:  # cnn.py needs GDAL: imported only when the default path is wanted
+        from satwatch.detection.cnn import MODELS_DIR
+
+        out = MODELS_DIR / f"{args.profile}.pt"
+    train(cfg, out, device=args.device, log_every=say, samples=samples)
     print(f"weights: {out}")
     return 0
 
@@ -454,7 +485,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     device = args.device or settings.device
-    from satwatch.detection.cnn import resolve_device
+    from satwatch.detection.network import resolve_device
 
     resolve_device(device)  # `--device cuda` without a GPU: one line, exit 2, before any fetch
     scenes: list[str | Path] = list(args.scenes)

@@ -32,6 +32,7 @@ import pandas as pd
 from shapely import wkt
 
 from satwatch.aoi import AOI, resolve_aois
+from satwatch.atomic import atomic_path
 from satwatch.change.counts import count_table
 from satwatch.change.observability import Observability, observe
 from satwatch.change.run_changes import write_changes
@@ -39,7 +40,7 @@ from satwatch.change.timeseries import Window
 from satwatch.detection.detections import concat_detections, empty_detections
 from satwatch.detection.detector import Detector, default_detector, detect_path, get_detector
 from satwatch.errors import UsageError
-from satwatch.imagery.scene import SENSORS, atomic_path, read_scene
+from satwatch.imagery.scene import SENSORS, read_scene
 from satwatch.imagery.source import ImagerySource
 from satwatch.outputs.files import write_csv, write_geojson, write_geopackage, write_json
 

@@ -20,7 +20,8 @@ from satwatch.detection.cnn import MODELS_DIR, load_model
 from satwatch.detection.detections import concat_detections
 from satwatch.detection.evaluate import evaluate_detections
 from satwatch.detection.profiles import PROFILES
-from satwatch.detection.training import evaluate, validation_scenes
+from satwatch.detection.training import evaluate
+from satwatch.detection.training_data import validation_scenes
 from satwatch.outputs.files import write_json
 
 

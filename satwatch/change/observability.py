@@ -23,7 +23,8 @@ import numpy.typing as npt
 from rasterio.features import geometry_mask
 
 from satwatch.aoi import AOI
-from satwatch.imagery.scene import SCL_NOT_CLEAR, Scene, format_acquired
+from satwatch.imagery.bands import SCL_NOT_CLEAR
+from satwatch.imagery.scene import Scene, format_acquired
 
 __all__ = ["MIN_OBJECT_PIXELS", "Observability", "min_object_length_m", "observe", "pixel_area_m2"]
 

@@ -33,6 +33,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from pyproj import Transformer
 
+from satwatch.atomic import atomic_path
 from satwatch.claims.measures import (
     GROUND_CHANGE_GEOJSON,
     RunData,
@@ -42,7 +43,7 @@ from satwatch.claims.measures import (
     window_of,
 )
 from satwatch.claims.verdicts import ClaimVerdict, IndicatorVerdict
-from satwatch.imagery.scene import Scene, atomic_path, read_scene
+from satwatch.imagery.scene import Scene, read_scene
 from satwatch.outputs.files import write_geopackage
 
 __all__ = ["MAX_CHIP_PX", "render_chip", "write_evidence"]

@@ -71,7 +71,8 @@ from shapely.geometry import Point
 from satwatch.detection.detections import Detection, detections_from_records, ground_axes_m
 from satwatch.detection.water import optical_water_mask, sar_water_mask
 from satwatch.errors import DetectionError
-from satwatch.imagery.scene import SCL_NOT_CLEAR, Scene
+from satwatch.imagery.bands import SCL_NOT_CLEAR
+from satwatch.imagery.scene import Scene
 
 __all__ = [
     "BaselineDetector",

@@ -55,10 +55,10 @@ from torch import nn
 from torch.nn import functional
 
 from satwatch.detection.detections import Detection, detections_from_records, empty_detections
-from satwatch.detection.network import CenterNet, NetOutput
+from satwatch.detection.network import CenterNet, NetOutput, build_network, resolve_device
 from satwatch.detection.profiles import PROFILES, Profile, model_input
 from satwatch.errors import DetectionError, UsageError
-from satwatch.imagery.scene import Scene, SceneMeta, atomic_path, ground_sample_distance_m, read_scene_meta
+from satwatch.imagery.scene import Scene, SceneMeta, ground_sample_distance_m, read_scene_meta
 
 __all__ = [
     "MIN_AREA_M2",
@@ -67,8 +67,6 @@ __all__ = [
     "LoadedModel",
     "decode_points",
     "load_model",
-    "resolve_device",
-    "save_model",
     "tile_origins",
 ]
 
@@ -102,36 +100,6 @@ class LoadedModel:
     Empty: all of the profile's classes."""
 
 
-def resolve_device(device: str) -> torch.device:
-    """Return the torch device for ``auto``, ``cpu`` or ``cuda`` (``auto``: CUDA when available).
-
-    Raises:
-        UsageError: ``cuda`` requested but no CUDA device is available, or an unknown name.
-    """
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cpu":
-        return torch.device("cpu")
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UsageError("--device cuda was asked for but this machine has no CUDA GPU; use --device cpu")
-        return torch.device(device)
-    raise UsageError(f"unknown device {device!r}; use auto, cpu or cuda")
-
-
-def save_model(net: CenterNet, profile: Profile, thresholds: dict[str, float], meta: dict[str, Any],
-               path: Path) -> Path:
-    """Write weights and metadata to ``path`` atomically (plain tensors and values: loadable weights-only)."""
-    payload = {
-        "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
-        "meta": {**meta, "profile": profile.name, "thresholds": dict(thresholds),
-                 "widths": list(getattr(net, "widths", (24, 48, 64)))},
-    }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return path
-
-
 def load_model(profile: str, models_dir: Path = MODELS_DIR, device: str = "auto") -> LoadedModel:
     """Load ``<models_dir>/<profile>.pt`` with ``torch.load(weights_only=True)``.
 
@@ -149,8 +117,7 @@ def load_model(profile: str, models_dir: Path = MODELS_DIR, device: str = "auto"
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         meta = dict(payload["meta"])
-        net = CenterNet(prof.in_channels, len(prof.point_classes), len(prof.mask_classes),
-                        widths=tuple(meta.get("widths", (24, 48, 64))))
+        net = build_network(prof, {k: meta[k] for k in ("widths", "head", "stem") if k in meta})
         net.load_state_dict(payload["state_dict"])
     except (KeyError, RuntimeError, TypeError, ValueError) as exc:
         raise DetectionError(f"{path} is not usable satwatch {profile} weights: {exc}") from exc

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from satwatch.errors import DetectionError
-from satwatch.imagery.scene import SCL_NOT_CLEAR
+from satwatch.imagery.bands import SCL_NOT_CLEAR
 
 __all__ = ["PROFILES", "Profile", "get_profile", "model_input"]
 

@@ -22,13 +22,13 @@ from pyproj import CRS
 from shapely.geometry import mapping
 
 from satwatch.aoi import AOI
+from satwatch.atomic import atomic_path
 from satwatch.errors import ArchiveError, InputFileError, SceneFormatError, UsageError
 from satwatch.imagery.scene import (
     SENSOR_BANDS,
     SENSORS,
     Scene,
     SceneMeta,
-    atomic_path,
     format_acquired,
     parse_acquired,
     write_scene,

@@ -15,11 +15,7 @@ place, so an interrupted write never leaves a file at the final path.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,10 +32,10 @@ from rasterio.windows import Window
 from shapely.geometry import Polygon, box
 
 from satwatch.aoi import project_geometry
+from satwatch.atomic import atomic_path
 from satwatch.errors import InputFileError, SceneFormatError
 
 __all__ = [
-    "SCL_NOT_CLEAR",
     "SENSORS",
     "SENSOR_BANDS",
     "Scene",
@@ -59,9 +55,6 @@ SENSOR_BANDS: dict[str, tuple[str, ...]] = {
     "vhr": ("R", "G", "B", "N"),
 }
 """Bands the shipped sources write per sensor; readers accept subsets and say what is missing."""
-SCL_NOT_CLEAR = (3.0, 8.0, 9.0, 10.0)
-"""Sentinel-2 SCL classes that hide the ground: cloud shadow, cloud medium/high probability, thin cirrus. One
-definition for the detector's search area, the observed fraction and the simulator's ``visible`` truth."""
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -223,27 +216,6 @@ def ground_sample_distance_m(crs: CRS, transform: Affine, width: int, height: in
     dx = geod.inv(lon0, lat0, lon1, lat1)[2]
     dy = geod.inv(lon0, lat0, lon2, lat2)[2]
     return float(np.sqrt(abs(dx * dy)))
-
-
-@contextlib.contextmanager
-def atomic_path(final: Path, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside ``final``; on success rename it onto ``final``, on failure delete it.
-
-    The temporary name is hidden (starts with ``.``) and holds ``.partial`` so no reader mistakes it for a
-    finished file; ``suffix`` (e.g. ``.gpkg``) ends it, for drivers that look at the extension.
-    """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".partial{suffix}", dir=final.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_scene(scene: Scene, path: str | Path) -> Path:

@@ -77,8 +77,9 @@ from shapely.geometry.base import BaseGeometry
 
 from satwatch.aoi import AOI, project_geometry
 from satwatch.errors import ScenarioError, UsageError
+from satwatch.imagery.bands import SCL_NOT_CLEAR
 from satwatch.imagery.scenario import Activity, Scenario, overpass_time, s1_orbit_pass, stable_seed
-from satwatch.imagery.scene import SCL_NOT_CLEAR, SENSOR_BANDS, SENSORS, Scene, SceneMeta, format_acquired
+from satwatch.imagery.scene import SENSOR_BANDS, SENSORS, Scene, SceneMeta, format_acquired
 from satwatch.imagery.source import Acquisition
 
 __all__ = [

@@ -14,7 +14,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from satwatch.imagery.scene import atomic_path
+from satwatch.atomic import atomic_path
 
 __all__ = ["write_csv", "write_geojson", "write_geopackage", "write_json"]
 

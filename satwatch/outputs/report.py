@@ -33,8 +33,8 @@ import pandas as pd
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from satwatch.atomic import atomic_path
 from satwatch.errors import InputFileError
-from satwatch.imagery.scene import atomic_path
 from satwatch.outputs.quicklook import MapGrid, render_quicklook
 
 __all__ = [

@@ -29,7 +29,7 @@ from xml.sax.saxutils import quoteattr
 
 import pyogrio
 
-from satwatch.imagery.scene import atomic_path
+from satwatch.atomic import atomic_path
 
 __all__ = ["GEOJSON_STYLES", "LAYER_STYLES", "LayerStyle", "layer_qml", "write_styles"]
 

@@ -9,7 +9,8 @@ import pytest
 from satwatch.detection.cnn import MODELS_DIR, load_model
 from satwatch.detection.profiles import PROFILES
 from satwatch.detection.sen2ships import DEFAULT_ROOT
-from satwatch.detection.training import evaluate, validation_scenes
+from satwatch.detection.training import evaluate
+from satwatch.detection.training_data import validation_scenes
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,10 @@ import torch
 
 from satwatch.detection.cnn import load_model
 from satwatch.detection.profiles import PROFILES
+from satwatch.detection.samples import crop
 from satwatch.detection.sen2ships import DEFAULT_ROOT
-from satwatch.detection.training import HOLDOUT_PORTS, TrainConfig, _crop, port_sample, simulated_samples, train
+from satwatch.detection.training import HOLDOUT_PORTS, TrainConfig, train
+from satwatch.detection.training_data import port_sample, simulated_samples
 from satwatch.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,11 +55,11 @@ def test_crops_keep_labels_on_their_objects_through_rotation_and_flip() -> None:
     rng = np.random.default_rng(0)
     seen = 0
     for _ in range(12):
-        crop = _crop(sample, PROFILES["s1"], rng)
-        for x, y, *_ in crop["points"]:
+        item = crop(sample, PROFILES["s1"], rng)
+        for x, y, *_ in item["points"]:
             r, c = int(y), int(x)
-            window = crop["x"][0, max(r - 2, 0): r + 3, max(c - 2, 0): c + 3]  # VV channel
-            water = np.median(crop["x"][0][crop["x"][-1] > 0])
+            window = item["x"][0, max(r - 2, 0): r + 3, max(c - 2, 0): c + 3]  # VV channel
+            water = np.median(item["x"][0][item["x"][-1] > 0])
             assert window.max() > water + 1.0, "a label is not on a bright vessel after augmentation"
             seen += 1
     assert seen > 0
