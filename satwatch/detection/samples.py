@@ -41,6 +41,10 @@ MAX_OBJECTS = 256
 """Most point objects per crop that get regression targets."""
 SAMPLES_FORMAT = "satwatch-samples-1"
 F32 = npt.NDArray[np.float32]
+ZOOM_RANGE = (0.8, 1.25)
+"""Scale augmentation: half the crops are resampled by a factor drawn log-uniformly from this range."""
+_HAZE_WEIGHT = {"B02": 1.0, "B03": 0.7, "B04": 0.5, "B08": 0.3, "B11": 0.1}
+"""Relative strength of the haze offset per band (path radiance falls with wavelength)."""
 _LOG_LO, _LOG_HI = -3.0, math.log10(2.0)
 """Reflectance range kept by :func:`save_samples` (log10): the detector clips reflectance to it anyway."""
 
@@ -90,18 +94,21 @@ def crop(sample: Sample, profile: Profile, rng: np.random.Generator, area_focus:
     c = CROP_PX
     _, h, w = sample.raw.shape
     n_masks = len(profile.mask_classes)
+    # scale augmentation: a window of c / zoom px is resampled to c px (ground resolutions differ by scene)
+    zoom = float(np.exp(rng.uniform(np.log(ZOOM_RANGE[0]), np.log(ZOOM_RANGE[1])))) if rng.random() < 0.5 else 1.0
+    cs = max(32, round(c / zoom))
     areas = sample.area_anchors if sample.area_anchors is not None else np.zeros((0, 2))
     anchors = areas if len(areas) and (not len(sample.points) or rng.random() < area_focus) else sample.points[:, :2]
     if len(anchors) and rng.random() < 0.7:
         px, py = anchors[rng.integers(len(anchors))]
-        x0 = int(px - rng.integers(16, c - 16))
-        y0 = int(py - rng.integers(16, c - 16))
+        x0 = int(px - rng.integers(16, cs - 16))
+        y0 = int(py - rng.integers(16, cs - 16))
     else:
-        x0 = int(rng.integers(-16, max(w - c + 16, -15)))
-        y0 = int(rng.integers(-16, max(h - c + 16, -15)))
-    raw = np.full((sample.raw.shape[0], c, c), np.nan, dtype=np.float32)
+        x0 = int(rng.integers(-16, max(w - cs + 16, -15)))
+        y0 = int(rng.integers(-16, max(h - cs + 16, -15)))
+    raw = np.full((sample.raw.shape[0], cs, cs), np.nan, dtype=np.float32)
     sx0, sy0 = max(x0, 0), max(y0, 0)
-    sx1, sy1 = min(x0 + c, w), min(y0 + c, h)
+    sx1, sy1 = min(x0 + cs, w), min(y0 + cs, h)
     inside_scene = sx1 > sx0 and sy1 > sy0
     if inside_scene:
         raw[:, sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = sample.raw[:, sy0:sy1, sx0:sx1]
@@ -111,8 +118,8 @@ def crop(sample: Sample, profile: Profile, rng: np.random.Generator, area_focus:
     ign = sample.ignore.copy()
     ign[:, 0] -= x0
     ign[:, 1] -= y0
-    masks = np.zeros((n_masks, c, c), dtype=np.float32)
-    mask_w = np.zeros((n_masks, c, c), dtype=np.float32)
+    masks = np.zeros((n_masks, cs, cs), dtype=np.float32)
+    mask_w = np.zeros((n_masks, cs, cs), dtype=np.float32)
     if sample.masks is not None and inside_scene:
         masks[:, sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = sample.masks[:, sy0:sy1, sx0:sx1]
         known = sample.mask_known or (True,) * n_masks
@@ -121,6 +128,12 @@ def crop(sample: Sample, profile: Profile, rng: np.random.Generator, area_focus:
                 mask_w[k, sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = 1.0
         if sample.mask_ignore is not None:
             mask_w[:, sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] -= sample.mask_ignore[sy0:sy1, sx0:sx1]
+    if cs != c:
+        f = c / cs
+        raw, masks, mask_w = _resize(raw, sample.names, c), _resize(masks, (), c) > 0.5, _resize(mask_w, (), c) > 0.99
+        masks, mask_w = masks.astype(np.float32), mask_w.astype(np.float32)
+        pts[:, :4] *= f  # x, y in px; an object seen at another resolution looks longer or shorter in metres
+        ign[:, :3] *= f
     # geometric augmentation: k quarter turns clockwise, then an optional left-right flip
     k = int(rng.integers(4))
     flip = bool(rng.integers(2))
@@ -140,7 +153,15 @@ def crop(sample: Sample, profile: Profile, rng: np.random.Generator, area_focus:
     names = sample.names
     n_bands = [i for i, b in enumerate(names) if b in profile.bands]
     if profile.kind == "reflectance":
-        raw[n_bands] *= np.float32(rng.uniform(0.85, 1.2))
+        # scene-wide gain, per-band gains (calibration, sun angle), sometimes haze (strongest in blue) and noise
+        gains = rng.uniform(0.85, 1.2) * rng.uniform(0.92, 1.08, len(n_bands))
+        raw[n_bands] *= gains.astype(np.float32)[:, None, None]
+        if rng.random() < 0.3:
+            haze = rng.uniform(0.0, 0.015)
+            for i in n_bands:
+                raw[i] += np.float32(haze * _HAZE_WEIGHT.get(names[i], 0.3))
+        if rng.random() < 0.3:
+            raw[n_bands] += rng.normal(0.0, rng.uniform(0.0, 0.003), raw[n_bands].shape).astype(np.float32)
     else:
         raw[n_bands] += np.float32(rng.uniform(-1.5, 1.5))
     keep = list(names)
@@ -158,6 +179,25 @@ def crop(sample: Sample, profile: Profile, rng: np.random.Generator, area_focus:
     inside = (pts[:, 0] >= 0) & (pts[:, 0] < c) & (pts[:, 1] >= 0) & (pts[:, 1] < c)
     return {"x": x, "points": pts[inside], "ignore": ign, "masks": np.ascontiguousarray(masks),
             "mask_w": np.clip(np.ascontiguousarray(mask_w), 0, 1), "has_size": sample.has_size}
+
+
+def _resize(data: F32, names: tuple[str, ...], size: int) -> F32:
+    """Resample ``(B, h, w)`` to ``(B, size, size)``: bilinear for values (NaN where any input was NaN),
+    nearest for ``SCL`` codes.
+    """
+    if not len(data):
+        return np.zeros((0, size, size), dtype=np.float32)
+    t = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32))[None]
+    valid = torch.isfinite(t).all(dim=1, keepdim=True).float()
+    out = functional.interpolate(torch.nan_to_num(t), size=(size, size), mode="bilinear", align_corners=False)[0]
+    ok = functional.interpolate(valid, size=(size, size), mode="bilinear", align_corners=False)[0, 0] > 0.999
+    if "SCL" in names:
+        i = names.index("SCL")
+        out[i] = functional.interpolate(torch.nan_to_num(t[:, i:i + 1]), size=(size, size), mode="nearest")[0, 0]
+    result: F32 = out.numpy()
+    if names:
+        result[:, ~ok.numpy()] = np.nan
+    return result
 
 
 def batch_targets(crops: Sequence[dict[str, Any]], profile: Profile) -> dict[str, torch.Tensor]:
