@@ -182,8 +182,9 @@ def crop(sample: Sample, profile: Profile, rng: np.random.Generator, area_focus:
 
 
 def _resize(data: F32, names: tuple[str, ...], size: int) -> F32:
-    """Resample ``(B, h, w)`` to ``(B, size, size)``: bilinear for values (NaN where any input was NaN),
-    nearest for ``SCL`` codes.
+    """Resample ``(B, h, w)`` to ``(B, size, size)``.
+
+    Bilinear for values (NaN where any input band was NaN), nearest for ``SCL`` codes.
     """
     if not len(data):
         return np.zeros((0, size, size), dtype=np.float32)
