@@ -314,8 +314,9 @@ def _decode(arrays: dict[str, npt.NDArray[Any]], head: dict[str, Any], kind: str
 def save_samples(pools: Mapping[str, Sequence[Sample]], profile: Profile, path: Path) -> Path:
     """Write named pools of samples (e.g. ``simulated``, ``real``) to one compressed ``.npz``, atomically.
 
-    Reflectance is stored as 254 steps of log10 over 0.001-2.0 (the range the detector reads; a step is 1.3%
-    of the value, below Sentinel-2's own noise over water), radar values as float16, all LZMA-compressed.
+    Reflectance is stored as 254 steps of log10 over 0.001-2.0 (the range the detector reads; a step is 3%
+    of the value, so a value is at most 1.5% off: less than Sentinel-2's own noise over dark water, and 0.013 in
+    the network's normalised units), radar values as float16, all LZMA-compressed.
     """
     header: dict[str, Any] = {"format": SAMPLES_FORMAT, "profile": profile.name, "pools": {}}
     arrays: dict[str, npt.NDArray[Any]] = {}
