@@ -130,8 +130,9 @@ def crop(sample: Sample, profile: Profile, rng: np.random.Generator, area_focus:
             mask_w[:, sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] -= sample.mask_ignore[sy0:sy1, sx0:sx1]
     if cs != c:
         f = c / cs
-        raw, masks, mask_w = _resize(raw, sample.names, c), _resize(masks, (), c) > 0.5, _resize(mask_w, (), c) > 0.99
-        masks, mask_w = masks.astype(np.float32), mask_w.astype(np.float32)
+        raw = _resize(raw, sample.names, c)
+        masks = (_resize(masks, (), c) > 0.5).astype(np.float32)
+        mask_w = (_resize(mask_w, (), c) > 0.99).astype(np.float32)
         pts[:, :4] *= f  # x, y in px; an object seen at another resolution looks longer or shorter in metres
         ign[:, :3] *= f
     # geometric augmentation: k quarter turns clockwise, then an optional left-right flip
