@@ -167,8 +167,7 @@ def model_input(data: F32, band_names: tuple[str, ...], profile: Profile) -> F32
         for i in range(len(profile.bands)):
             if i not in present:
                 out[i] = mean
-    out[: len(profile.bands)][:, ~valid] = 0.0
-    np.nan_to_num(out, copy=False)
+    out[: len(profile.bands)][:, ~valid] = 0.0  # every NaN is here: valid requires every present band finite
     out[-1] = valid
     return out
 
