@@ -11,13 +11,16 @@ from pathlib import Path
 from prefect import flow, task
 
 from satwatch.detection.cnn import MODELS_DIR
+from satwatch.detection.profiles import PROFILES
+from satwatch.detection.samples import load_samples
 from satwatch.detection.training import TrainConfig, train
 
 
 @task(name="train")
-def train_profile(cfg: TrainConfig, out: str, device: str) -> str:
-    """Train ``cfg.profile`` and write the weights to ``out`` (atomic); return the path."""
-    train(cfg, Path(out), device=device, log_every=print)
+def train_profile(cfg: TrainConfig, out: str, device: str, samples: str | None = None) -> str:
+    """Train ``cfg.profile`` (on ``samples`` when given) and write the weights to ``out`` (atomic); return it."""
+    pools = load_samples(Path(samples), PROFILES[cfg.profile]) if samples else None
+    train(cfg, Path(out), device=device, log_every=print, samples=pools)
     return out
 
 
@@ -31,10 +34,20 @@ def train_detector(
     scenario: str = "scenarios/train.yaml",
     device: str = "auto",
     out: str | None = None,
+    lr: float = 3e-3,
+    real_fraction: float = 0.5,
+    init: str | None = None,
+    samples: str | None = None,
 ) -> str:
-    """Train the CNN of ``profile`` (``s2``, ``s1``, ``vhr``); return the weights path (default models/<profile>.pt)."""
+    """Train the CNN of ``profile`` (``s2``, ``s1``, ``vhr``); return the weights path (default models/<profile>.pt).
+
+    ``samples``: a file written by ``satwatch train --export-samples`` (for a GPU worker without GDAL or the
+    data); ``init``: weights to continue from. Batches are made in the task's process: DataLoader worker
+    processes die when forked inside a Prefect task run, so multi-process batches are the CLI's
+    (``satwatch train --workers N``).
+    """
     cfg = TrainConfig(profile=profile, epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
-                      seed=seed, scenario=scenario)
-    path = train_profile(cfg, out or str(MODELS_DIR / f"{profile}.pt"), device)
+                      seed=seed, scenario=scenario, lr=lr, real_fraction=real_fraction, init=init)
+    path = train_profile(cfg, out or str(MODELS_DIR / f"{profile}.pt"), device, samples)
     print(f"weights: {path}")
     return path

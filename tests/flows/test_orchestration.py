@@ -268,6 +268,7 @@ def test_batch_device_cuda_without_gpu_is_one_line_exit_2(tmp_path: Path) -> Non
 
 def test_prefect_yaml_deployments_name_catalog_aois_and_existing_flows() -> None:
     import importlib
+    import inspect
 
     import yaml
 
@@ -281,6 +282,8 @@ def test_prefect_yaml_deployments_name_catalog_aois_and_existing_flows() -> None
         assert (REPO / path).is_file(), dep["name"]
         module = importlib.import_module("satwatch.flows." + Path(path).stem)
         assert hasattr(getattr(module, func), "to_deployment"), dep["entrypoint"]
+        accepted = set(inspect.signature(getattr(module, func).fn).parameters)
+        assert set(dep.get("parameters", {})) <= accepted, (dep["name"], set(dep["parameters"]) - accepted)
         for aoi in dep.get("parameters", {}).get("aois", []):
             assert aoi in catalog, (dep["name"], aoi)
             watched.append(aoi)
