@@ -34,7 +34,11 @@ import hashlib
 import itertools
 import logging
 import math
+import os
+import threading
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -291,14 +295,20 @@ class CnnDetector:
         batch_size: tiles per forward pass.
         models_dir: folder holding ``<profile>.pt``.
         thresholds: per-class overrides of the shipped decision thresholds.
+        read_threads: threads reading and normalising tiles ahead of the network (default: up to 8 on CUDA,
+            2 on CPU).
     """
 
     def __init__(self, device: str = "auto", batch_size: int = 4, models_dir: Path = MODELS_DIR,
-                 thresholds: dict[str, float] | None = None) -> None:
+                 thresholds: dict[str, float] | None = None, read_threads: int | None = None) -> None:
         if batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, not {batch_size}")
         self.device = resolve_device(device)
         self.batch_size = batch_size
+        # CUDA: the network waits for tiles (H100: 8.5 Mpx/s with 1 thread, 16.7 with 8); CPU: the network keeps
+        # every core busy, so a second thread only overlaps reads (no gain measured on 2 cores)
+        default = min(8 if self.device.type == "cuda" else 2, os.cpu_count() or 1)
+        self.read_threads = max(1, read_threads if read_threads is not None else default)
         self.models_dir = models_dir
         self.overrides = dict(thresholds or {})
         self._models: dict[str, LoadedModel] = {}
@@ -388,22 +398,53 @@ class CnnDetector:
 
     def _batches(self, src: DatasetReader, band_idx: list[int], scl_idx: int | None, read_names: tuple[str, ...],
                  grid: _Grid, prof: Profile) -> Iterator[list[tuple[int, int, F32]]]:
+        """Batches of ``(row, col, network input)`` tiles, in row-major order.
+
+        Tiles are read and normalised by :attr:`read_threads` threads (GDAL and numpy release the GIL), each
+        with its own dataset handle (a GDAL dataset is not thread-safe), at most two batches ahead of the
+        network: memory stays bounded and reading overlaps the forward passes.
+        """
         t = prof.tile_px
-        rows = tile_origins(grid.height, t, prof.overlap_px)
-        cols = tile_origins(grid.width, t, prof.overlap_px)
+        origins = iter([(r0, c0) for r0 in tile_origins(grid.height, t, prof.overlap_px)
+                        for c0 in tile_origins(grid.width, t, prof.overlap_px)])
+        local = threading.local()
+        opened: list[DatasetReader] = []
+        lock = threading.Lock()
+
+        def prepare(origin: tuple[int, int]) -> tuple[int, int, F32]:
+            ds = getattr(local, "ds", None)
+            if ds is None:
+                ds = local.ds = rasterio.open(src.name)
+                with lock:
+                    opened.append(ds)
+            raw = _read_tile(ds, band_idx, scl_idx, grid, origin[0], origin[1], t)
+            return origin[0], origin[1], model_input(raw, read_names, prof)
+
         batch: list[tuple[int, int, F32]] = []
-        for r0 in rows:
-            for c0 in cols:
-                raw = _read_tile(src, band_idx, scl_idx, grid, r0, c0, t)
-                x = model_input(raw, read_names, prof)
-                if not x[-1].any():
-                    continue  # nothing valid: no detections possible, skip the forward pass
-                batch.append((r0, c0, x))
-                if len(batch) == self.batch_size:
+        pending: deque[Future[tuple[int, int, F32]]] = deque()
+        with ThreadPoolExecutor(self.read_threads, thread_name_prefix="satwatch-tiles") as pool:
+            try:
+                for origin in itertools.islice(origins, 2 * self.batch_size):
+                    pending.append(pool.submit(prepare, origin))
+                while pending:
+                    r0, c0, x = pending.popleft().result()
+                    nxt = next(origins, None)
+                    if nxt is not None:
+                        pending.append(pool.submit(prepare, nxt))
+                    if not x[-1].any():
+                        continue  # nothing valid: no detections possible, skip the forward pass
+                    batch.append((r0, c0, x))
+                    if len(batch) == self.batch_size:
+                        yield batch
+                        batch = []
+                if batch:
                     yield batch
-                    batch = []
-        if batch:
-            yield batch
+            finally:
+                for future in pending:
+                    future.cancel()
+                pool.shutdown(wait=True)
+                for ds in opened:
+                    ds.close()
 
     def _run_tiles(self, src: DatasetReader, band_idx: list[int], scl_idx: int | None, read_names: tuple[str, ...],
                    grid: _Grid, loaded: LoadedModel, thresholds: dict[str, float]) -> list[Detection]:
