@@ -60,6 +60,7 @@ __all__ = [
     "TrainConfig",
     "evaluate",
     "fit",
+    "refuse_holdout",
     "train",
     "train_one_epoch",
 ]
@@ -169,11 +170,7 @@ def loss_fn(out: NetOutput, tg: dict[str, torch.Tensor]) -> tuple[torch.Tensor, 
 
 
 class _Batches(torch.utils.data.IterableDataset[dict[str, torch.Tensor]]):
-    """``steps`` batches of random crops.
-
-    Worker ``k`` of ``n`` makes batches ``k, k + n, ...``, each from a generator seeded by (seed, epoch, step),
-    and the loader hands them out in order, so the stream does not depend on ``n``.
-    """
+    """``steps`` batches of random crops; worker ``k`` of ``n`` makes batches ``k, k + n, ...`` (:func:`batches`)."""
 
     def __init__(self, pools: Sequence[tuple[Sequence[Sample], float]], profile: Profile, cfg: TrainConfig,
                  steps: int, epoch: int) -> None:
@@ -292,7 +289,6 @@ def fit(cfg: TrainConfig, pools: Sequence[tuple[Sequence[Sample], float]], devic
             + f" ({time.perf_counter() - started:.0f} s)")
         if after_epoch is not None and epoch < cfg.epochs:
             after_epoch(net, history)
-            net.train()
     return net.eval(), history
 
 
@@ -324,9 +320,7 @@ def train(cfg: TrainConfig, out_path: Path, device: str = "auto",
     real = list(pools.get("real", [])) if profile.name == "s2" else []
     if cfg.train_ports:
         real = [s for s in real if s.name in cfg.train_ports]
-    leaked = sorted({s.name for s in real} & set(HOLDOUT_PORTS))
-    if leaked:
-        raise UsageError(f"held-out ports {', '.join(leaked)} must not be trained on")
+    refuse_holdout([s.name for s in real])
     real_fraction = cfg.real_fraction if real else 0.0
     say(f"{len(sim)} simulated scenes, {len(real)} real ports; {time.perf_counter() - started:.0f} s")
     thresholds = {c: 0.35 for c in profile.point_classes} | {c: 0.5 for c in profile.mask_classes}
@@ -347,13 +341,20 @@ def train(cfg: TrainConfig, out_path: Path, device: str = "auto",
         }
 
     def checkpoint(net: CenterNet, history: list[dict[str, Any]]) -> None:
-        save_model(net.eval(), profile, thresholds, metadata(history), out_path)
+        save_model(net, profile, thresholds, metadata(history), out_path)
 
     net, history = fit(cfg, [(sim, 1.0 - real_fraction), (real, real_fraction)], dev, say, after_epoch=checkpoint)
     meta = metadata(history)
     save_model(net, profile, thresholds, meta, out_path)
     say(f"weights written to {out_path} ({time.perf_counter() - started:.0f} s)")
     return meta
+
+
+def refuse_holdout(ports: Sequence[str]) -> None:
+    """Raise :class:`UsageError` when any of ``ports`` is one of :data:`HOLDOUT_PORTS`."""
+    leaked = sorted(set(ports) & set(HOLDOUT_PORTS))
+    if leaked:
+        raise UsageError(f"held-out ports {', '.join(leaked)} must not be trained on")
 
 
 def make_samples(cfg: TrainConfig, say: Callable[[str], None]) -> dict[str, list[Sample]]:
@@ -370,9 +371,7 @@ def make_samples(cfg: TrainConfig, say: Callable[[str], None]) -> dict[str, list
         from satwatch.detection.sen2ships import port_names
 
         real_ports = list(cfg.train_ports) or [p for p in port_names() if p not in HOLDOUT_PORTS]
-        leaked = sorted(set(real_ports) & set(HOLDOUT_PORTS))
-        if leaked:
-            raise UsageError(f"held-out ports {', '.join(leaked)} must not be trained on")
+        refuse_holdout(real_ports)
     say(f"rendering simulated training scenes ({cfg.scenario}, sensor {profile.sensor})")
     return {"simulated": simulated_samples(profile, cfg.scenario, limit=cfg.max_scenes or None),
             "real": [port_sample(p, profile) for p in real_ports]}
