@@ -80,6 +80,8 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="cnn (default when its weights are shipped) or baseline")
     det.add_argument("--device", default="auto", help="cnn: auto (CUDA when present), cpu or cuda")
     det.add_argument("--batch-size", type=int, default=4, help="cnn: tiles per forward pass (default 4)")
+    det.add_argument("--precision", default="auto", choices=("auto", "fp32", "int8"),
+                     help="cnn: auto (int8 on a CPU when the quantised model is shipped, else fp32), fp32 or int8")
 
     trn = sub.add_parser("train", help="train the CNN detector of one profile (writes models/<profile>.pt)")
     trn.add_argument("--profile", required=True, choices=("s2", "s1", "vhr"))
@@ -152,6 +154,8 @@ def _build_parser() -> argparse.ArgumentParser:
     bat.add_argument("--detector", default=None, help="cnn (default when its weights are shipped) or baseline")
     bat.add_argument("--device", default=None, help="auto (CUDA when present), cpu or cuda (default SATWATCH_DEVICE)")
     bat.add_argument("--batch-size", type=int, default=8, help="cnn: tiles per forward pass (default 8)")
+    bat.add_argument("--precision", default="auto", choices=("auto", "fp32", "int8"),
+                     help="cnn: auto (int8 on a CPU when the quantised model is shipped, else fp32), fp32 or int8")
     bat.add_argument("--workers", type=int, default=2, help="reader processes prefetching scenes (default 2)")
     bat.add_argument("--no-cache", action="store_true", help="detect again even scenes already in the cache")
     bat.add_argument("--out", type=Path, help="output folder (default <data>/outputs/<stamp>-batch)")
@@ -285,7 +289,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     from satwatch.outputs.files import write_geojson
 
     name = args.detector or default_detector()
-    options = {"device": args.device, "batch_size": args.batch_size} if name == "cnn" else {}
+    options = ({"device": args.device, "batch_size": args.batch_size, "precision": args.precision}
+               if name == "cnn" else {})
     total = len(args.scenes)
 
     def progress(done: int, _total: int, path: Path) -> None:
@@ -505,7 +510,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     elif args.start or args.end:
         raise UsageError("--start/--end go with --aoi")
     summary = run_batch(scenes, args.out, detector=args.detector, device=device, batch_size=args.batch_size,
-                        workers=args.workers, use_cache=not args.no_cache, progress=True)
+                        workers=args.workers, use_cache=not args.no_cache, progress=True,
+                        detector_options={"precision": args.precision} if args.precision != "auto" else None)
     print(f"{summary.scenes} scenes ({summary.cached} from the cache), {summary.detections} detections, "
           f"{summary.scenes_per_minute:.1f} scenes/min on {summary.device} ({summary.detector})")
     print(f"summary: {summary.summary_path}")

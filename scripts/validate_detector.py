@@ -4,7 +4,7 @@ Real: the sen2ships ports never trained on (``HOLDOUT_PORTS``; s2 only). Simulat
 (AOIs and seed never used in training). Prints one evaluation table per detector and data kind and writes
 ``models/<profile>.metrics.json``.
 
-Run: ``.venv/bin/python scripts/validate_detector.py --profile s2``
+Run: ``.venv/bin/python scripts/validate_detector.py --profile s2 [--precision int8]``
 """
 
 from __future__ import annotations
@@ -30,15 +30,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", required=True, choices=sorted(PROFILES))
     ap.add_argument("--match-distance-m", type=float, default=20.0)
-    ap.add_argument("--out", type=Path, help="metrics JSON (default models/<profile>.metrics.json)")
+    ap.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
+                    help="fp32: the float network (GPU and --precision fp32); int8: the quantised CPU model")
+    ap.add_argument("--out", type=Path,
+                    help="metrics JSON (default models/<profile>.metrics.json, models/<profile>.int8.metrics.json)")
     args = ap.parse_args(argv)
     profile = PROFILES[args.profile]
-    loaded = load_model(args.profile, device="cpu")
+    loaded = load_model(args.profile, device="cpu", precision=args.precision)
     reported = loaded.reported or profile.classes
     # score only the classes these weights report: labels of a switched-off head are not misses of this model
     sets = {kind: [(scene, labels[labels["class"].isin(reported)]) for scene, labels in scenes]
             for kind, scenes in validation_scenes(profile).items()}
     report: dict[str, object] = {"profile": args.profile, "weights_sha256": loaded.sha256,
+                                 "precision": loaded.precision,
                                  "match_distance_m": args.match_distance_m, "reported_classes": list(reported)}
     for kind, scenes in sets.items():
         if not scenes:
@@ -59,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                                          match_distance_m=args.match_distance_m, all_scenes=True)
             print(f"== baseline on {kind} held-out scenes ({len(scenes)})\n{result.table()}\n")
             report[f"baseline_{kind}"] = result.to_dict()
-    out = args.out or MODELS_DIR / f"{args.profile}.metrics.json"
+    out = args.out or MODELS_DIR / f"{args.profile}{'.int8' if loaded.precision == 'int8' else ''}.metrics.json"
     write_json(report, out)
     print(f"metrics: {out}")
     return 0

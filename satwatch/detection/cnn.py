@@ -61,12 +61,14 @@ from torch.nn import functional
 from satwatch.detection.detections import Detection, detections_from_records, empty_detections
 from satwatch.detection.network import CenterNet, NetOutput, build_network, resolve_device
 from satwatch.detection.profiles import PROFILES, Profile, model_input
+from satwatch.detection.quantized import QuantizedNet, int8_path, load_int8
 from satwatch.errors import DetectionError, UsageError
 from satwatch.imagery.scene import Scene, SceneMeta, ground_sample_distance_m, read_scene_meta
 
 __all__ = [
     "MIN_AREA_M2",
     "MODELS_DIR",
+    "PRECISIONS",
     "CnnDetector",
     "LoadedModel",
     "decode_points",
@@ -89,8 +91,8 @@ class LoadedModel:
 
     profile: Profile
     """The profile the weights were trained for."""
-    net: CenterNet
-    """The network, in eval mode, on :attr:`device`."""
+    net: CenterNet | QuantizedNet
+    """The network, in eval mode, on :attr:`device` (float32), or its int8 ONNX Runtime twin (CPU)."""
     thresholds: dict[str, float]
     """Per class: heatmap peak probability (point classes) or mask probability (mask classes) to report."""
     meta: dict[str, Any]
@@ -102,14 +104,29 @@ class LoadedModel:
     reported: tuple[str, ...] = ()
     """Classes these weights report (a head whose validation failed is not reported; see the model card).
     Empty: all of the profile's classes."""
+    precision: str = "fp32"
+    """``fp32`` (PyTorch) or ``int8`` (the quantised ``<profile>.int8.onnx`` made from these weights)."""
 
 
-def load_model(profile: str, models_dir: Path = MODELS_DIR, device: str = "auto") -> LoadedModel:
+PRECISIONS = ("auto", "fp32", "int8")
+"""Inference precisions: ``auto`` is ``int8`` on a CPU when a quantised model of the weights is shipped, else
+``fp32``; the GPU always runs float (float16 autocast)."""
+
+
+def load_model(profile: str, models_dir: Path = MODELS_DIR, device: str = "auto",
+               precision: str = "auto") -> LoadedModel:
     """Load ``<models_dir>/<profile>.pt`` with ``torch.load(weights_only=True)``.
 
+    With ``precision`` ``auto`` or ``int8`` on a CPU, the network is the quantised ``<profile>.int8.onnx`` when
+    that file was made from these weights (:func:`satwatch.detection.quantized.load_int8`).
+
     Raises:
-        DetectionError: no weights for the profile, or the file is not satwatch weights.
+        DetectionError: no weights for the profile, the file is not satwatch weights, or ``int8`` was asked
+            for and there is no quantised model of these weights.
+        UsageError: an unknown precision, or ``int8`` on CUDA.
     """
+    if precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
     prof = PROFILES.get(profile)
     if prof is None:
         raise DetectionError(f"no CNN profile {profile!r}; choose one of: {', '.join(PROFILES)}")
@@ -127,6 +144,8 @@ def load_model(profile: str, models_dir: Path = MODELS_DIR, device: str = "auto"
         raise DetectionError(f"{path} is not usable satwatch {profile} weights: {exc}") from exc
     if meta.get("profile") != profile:
         raise DetectionError(f"{path} holds weights for profile {meta.get('profile')!r}, not {profile!r}")
+    if precision == "int8" and dev.type != "cpu":
+        raise UsageError("--precision int8 runs on the CPU only; use --device cpu or --precision fp32")
     net.eval()
     if dev.type == "cpu":
         _fuse(net)
@@ -137,8 +156,14 @@ def load_model(profile: str, models_dir: Path = MODELS_DIR, device: str = "auto"
         thresholds.setdefault(cls, 0.5)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     reported = tuple(c for c in meta.get("reported_classes", prof.classes) if c in prof.classes)
-    return LoadedModel(profile=prof, net=net, thresholds=thresholds, meta=meta, sha256=sha, device=dev,
-                       reported=reported)
+    quantized = None
+    if dev.type == "cpu" and precision != "fp32":
+        quantized = load_int8(int8_path(models_dir, profile), sha)
+        if quantized is None and precision == "int8":
+            raise DetectionError(f"no int8 model of {path.name} at {int8_path(models_dir, profile)}; make it with "
+                                 f"scripts/quantize_detector.py --profile {profile} or use --precision fp32")
+    return LoadedModel(profile=prof, net=quantized or net, thresholds=thresholds, meta=meta, sha256=sha,
+                       device=dev, reported=reported, precision="int8" if quantized else "fp32")
 
 
 def _fuse(net: nn.Module) -> None:
@@ -182,31 +207,41 @@ def decode_points(out: NetOutput, thresholds: list[float], k: int = 256) -> list
                                                                                              float, float, float]]]:
     """Peaks of the heatmap per image: ``(class index, score, x, y, length_m, width_m, heading_deg)``.
 
-    ``x``, ``y`` are in input pixels (corner-based: the centre of pixel (r, c) is (c + 0.5, r + 0.5)).
+    A peak is a cell whose probability reaches its class threshold and is the maximum of its 3 x 3
+    neighbourhood (ties: every tied cell); at most ``k`` per image, highest scores first. Worked on the logits
+    (the sigmoid is monotonic) and only at the cells above threshold, so the cost follows the number of
+    candidates, not the map size. ``x``, ``y`` are in input pixels (corner-based: the centre of pixel (r, c) is
+    (c + 0.5, r + 0.5)).
     """
-    heat = torch.sigmoid(out["heat"].float())
-    peaks = heat * (functional.max_pool2d(heat, 3, stride=1, padding=1) == heat)
-    n, _p, h, w = heat.shape
-    results: list[list[tuple[int, float, float, float, float, float, float]]] = []
-    flat = peaks.reshape(n, -1)
-    kk = min(k, flat.shape[1])
-    scores, idx = flat.topk(kk, dim=1)
-    offset = out["offset"].float()
-    size = out["size"].float()
-    angle = out["angle"].float()
-    for i in range(n):
-        found = []
-        for s, j in zip(scores[i].tolist(), idx[i].tolist(), strict=True):
-            cls, rem = divmod(j, h * w)
-            if s < thresholds[cls]:
-                continue
-            y, x = divmod(rem, w)
-            dx, dy = float(offset[i, 0, y, x]), float(offset[i, 1, y, x])
-            length = math.expm1(max(float(size[i, 0, y, x]), 0.0))
-            width = math.expm1(max(float(size[i, 1, y, x]), 0.0))
-            heading = (math.degrees(math.atan2(float(angle[i, 0, y, x]), float(angle[i, 1, y, x]))) / 2.0) % 180.0
-            found.append((cls, float(s), 2.0 * x + dx, 2.0 * y + dy, length, max(width, 0.0), heading))
-        results.append(found)
+    logits = out["heat"].float()
+    n, p = logits.shape[:2]
+    limits = torch.tensor([math.log(t / (1.0 - t)) if 0.0 < t < 1.0 else (-math.inf if t <= 0.0 else math.inf)
+                           for t in thresholds], dtype=logits.dtype).view(1, p, 1, 1)
+    cand = (logits >= limits).nonzero()  # (K, 4): image, class, row, col
+    results: list[list[tuple[int, float, float, float, float, float, float]]] = [[] for _ in range(n)]
+    if not len(cand):
+        return results
+    padded = functional.pad(logits, (1, 1, 1, 1), value=-math.inf)
+    i, c, y, x = cand.unbind(1)
+    value = logits[i, c, y, x]
+    is_peak = torch.ones_like(value, dtype=torch.bool)
+    for dy in range(3):
+        for dx in range(3):
+            is_peak &= padded[i, c, y + dy, x + dx] <= value
+    i, c, y, x, value = i[is_peak], c[is_peak], y[is_peak], x[is_peak], value[is_peak]
+    order = torch.argsort(value, descending=True, stable=True)
+    i, c, y, x, score = i[order], c[order], y[order], x[order], torch.sigmoid(value[order])
+    offset = out["offset"].float()[i, :, y, x]
+    size = out["size"].float()[i, :, y, x]
+    angle = out["angle"].float()[i, :, y, x]
+    rows = zip(i.tolist(), c.tolist(), y.tolist(), x.tolist(), score.tolist(), offset.tolist(), size.tolist(),
+               angle.tolist(), strict=True)
+    for img, cls, yy, xx, sc, (dx_, dy_), (log_len, log_wid), (sin2, cos2) in rows:
+        if len(results[img]) >= k:
+            continue
+        heading = (math.degrees(math.atan2(sin2, cos2)) / 2.0) % 180.0
+        results[img].append((cls, sc, 2.0 * xx + dx_, 2.0 * yy + dy_, math.expm1(max(log_len, 0.0)),
+                             math.expm1(max(log_wid, 0.0)), heading))
     return results
 
 
@@ -296,18 +331,25 @@ class CnnDetector:
         models_dir: folder holding ``<profile>.pt``.
         thresholds: per-class overrides of the shipped decision thresholds.
         read_threads: threads reading and normalising tiles ahead of the network (default: up to 8 on CUDA,
-            2 on CPU).
+            1 on CPU).
+        precision: ``auto``, ``fp32`` or ``int8`` (see :data:`PRECISIONS`).
     """
 
     def __init__(self, device: str = "auto", batch_size: int = 4, models_dir: Path = MODELS_DIR,
-                 thresholds: dict[str, float] | None = None, read_threads: int | None = None) -> None:
+                 thresholds: dict[str, float] | None = None, read_threads: int | None = None,
+                 precision: str = "auto") -> None:
         if batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, not {batch_size}")
+        if precision not in PRECISIONS:
+            raise UsageError(f"unknown --precision {precision!r}; use {', '.join(PRECISIONS)}")
         self.device = resolve_device(device)
+        if precision == "int8" and self.device.type != "cpu":
+            raise UsageError("--precision int8 runs on the CPU only; use --device cpu or --precision fp32")
+        self.precision = precision
         self.batch_size = batch_size
         # CUDA: the network waits for tiles (H100: 8.5 Mpx/s with 1 thread, 16.7 with 8); CPU: the network keeps
-        # every core busy, so a second thread only overlaps reads (no gain measured on 2 cores)
-        default = min(8 if self.device.type == "cuda" else 2, os.cpu_count() or 1)
+        # every core busy, so one thread reading ahead is enough (2-core CPU, int8: a second one costs ~12%)
+        default = min(8 if self.device.type == "cuda" else 1, os.cpu_count() or 1)
         self.read_threads = max(1, read_threads if read_threads is not None else default)
         self.models_dir = models_dir
         self.overrides = dict(thresholds or {})
@@ -320,19 +362,25 @@ class CnnDetector:
         first = next(iter(models.values()))
         det = cls(device=str(first.device), batch_size=batch_size)
         det._models = dict(models)
-        det._name = "cnn-" + hashlib.sha256("".join(m.sha256 for m in models.values()).encode()).hexdigest()[:10]
+        digest = hashlib.sha256("".join(m.sha256 + m.precision for m in models.values()).encode())
+        det._name = "cnn-" + digest.hexdigest()[:10]
         return det
 
     @property
     def name(self) -> str:
-        """``cnn-`` + the first 10 hex digits of SHA-256 over all shipped weights files (changes with them)."""
+        """``cnn-`` + the first 10 hex digits of SHA-256 over all shipped weights files (changes with them).
+
+        The int8 models count too when this detector may use them (CPU, precision not ``fp32``): their
+        detections differ slightly from the float network's, so caches must tell them apart.
+        """
         if self._name is None:  # hashed once per detector: caches ask for the name on every scene
             digest = hashlib.sha256()
+            int8 = self.device.type == "cpu" and self.precision != "fp32"
             for profile in sorted(PROFILES):
-                path = self.models_dir / f"{profile}.pt"
-                if path.is_file():
-                    digest.update(profile.encode())
-                    digest.update(path.read_bytes())
+                for path in (self.models_dir / f"{profile}.pt", int8_path(self.models_dir, profile)):
+                    if path.is_file() and (int8 or path.suffix == ".pt"):
+                        digest.update(path.name.encode())
+                        digest.update(path.read_bytes())
             self._name = f"cnn-{digest.hexdigest()[:10]}"
         return self._name
 
@@ -357,7 +405,7 @@ class CnnDetector:
     def model(self, profile: str) -> LoadedModel:
         """Return the loaded model of a profile (loaded once, then reused)."""
         if profile not in self._models:
-            self._models[profile] = load_model(profile, self.models_dir, str(self.device))
+            self._models[profile] = load_model(profile, self.models_dir, str(self.device), self.precision)
         return self._models[profile]
 
     def detect(self, scene: Scene) -> gpd.GeoDataFrame:
@@ -459,16 +507,17 @@ class CnnDetector:
         masks = np.zeros((len(prof.mask_classes), mh, mw), dtype=np.uint8)
         records: list[Detection] = []
         dev = loaded.device
+        mask_wanted = any(not loaded.reported or c in loaded.reported for c in prof.mask_classes)
         for batch in self._batches(src, band_idx, scl_idx, read_names, grid, prof):
             xb = torch.from_numpy(np.stack([b[2] for b in batch]))
             if dev.type == "cuda":
                 xb = xb.pin_memory().to(dev, non_blocking=True)
-            else:
+            elif isinstance(loaded.net, nn.Module):
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.float16, enabled=dev.type == "cuda"):
                 out = loaded.net(xb)
             peaks = decode_points(out, point_thr)
-            mask_prob = torch.sigmoid(out["mask"].float()).cpu().numpy() if prof.mask_classes else None
+            mask_prob = torch.sigmoid(out["mask"].float()).cpu().numpy() if mask_wanted else None
             for i, (r0, c0, x) in enumerate(batch):
                 (rlo, rhi), (clo, chi) = row_core[r0], col_core[c0]
                 for cls_i, score, px, py, length, width, heading in peaks[i]:

@@ -203,6 +203,33 @@ def test_decoded_heading_follows_angle_head() -> None:
     assert functional.sigmoid(torch.tensor(5.0)).item() == pytest.approx(score)
 
 
+def test_decoded_peaks_match_a_dense_max_pool_reference() -> None:
+    """Sparse decoding (candidates above threshold, 3 x 3 check) = dense 3 x 3 max-pool NMS + top-k + threshold."""
+    from satwatch.detection.cnn import decode_points
+
+    gen = torch.Generator().manual_seed(3)
+    n, p, h, w = 3, 2, 40, 52
+    out = {"heat": torch.randn(n, p, h, w, generator=gen) * 3 - 2, "offset": torch.rand(n, 2, h, w, generator=gen),
+           "size": torch.rand(n, 2, h, w, generator=gen) * 4, "angle": torch.rand(n, 2, h, w, generator=gen) * 2 - 1}
+    thresholds = [0.4, 0.7]
+    got = decode_points(out, thresholds, k=30)
+    heat = torch.sigmoid(out["heat"])
+    peaks = heat * (functional.max_pool2d(heat, 3, stride=1, padding=1) == heat)
+    scores, idx = peaks.reshape(n, -1).topk(30, dim=1)
+    for img in range(n):
+        want = []
+        for s, j in zip(scores[img].tolist(), idx[img].tolist(), strict=True):
+            cls, rem = divmod(j, h * w)
+            if s >= thresholds[cls]:
+                y, x = divmod(rem, w)
+                want.append((cls, s, 2.0 * x + float(out["offset"][img, 0, y, x]),
+                             2.0 * y + float(out["offset"][img, 1, y, x])))
+        assert len(want) > 5  # the maps hold peaks of both classes
+        assert [(c, pytest.approx(s), pytest.approx(x), pytest.approx(y)) for c, s, x, y in want] == \
+            [(c, s, x, y) for c, s, x, y, *_ in got[img]]
+    assert decode_points({**out, "heat": torch.full((n, p, h, w), -9.0)}, thresholds) == [[], [], []]
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # The shipped weights
 # ----------------------------------------------------------------------------------------------------------------

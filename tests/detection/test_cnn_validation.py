@@ -29,9 +29,10 @@ def _class_f1(report: dict[str, object], cls: str) -> float:
 
 
 @pytest.mark.skipif(not (DEFAULT_ROOT / "annotations.json").is_file(), reason=f"sen2ships not at {DEFAULT_ROOT}")
-def test_shipped_s2_model_reaches_its_validation_f1_on_held_out_real_ports() -> None:
-    loaded = load_model("s2", device="cpu")
-    recorded = _recorded("s2", "cnn_real")
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_shipped_s2_model_reaches_its_validation_f1_on_held_out_real_ports(precision: str) -> None:
+    loaded = load_model("s2", device="cpu", precision=precision)
+    recorded = _recorded("s2" if precision == "fp32" else "s2.int8", "cnn_real")
     scenes = validation_scenes(PROFILES["s2"], simulated=False)["real"]
     result = evaluate(loaded, scenes, match_distance_m=20.0)
     vessel = next(m for m in result.per_class if m.cls == "vessel")
