@@ -28,6 +28,10 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/bench_simulate.py
 	$(BIN)/python benchmarks/bench_baseline.py
+	$(BIN)/python benchmarks/bench_matching.py
+	$(BIN)/python benchmarks/bench_batch.py
+	$(BIN)/python benchmarks/bench_detector.py
+	$(BIN)/python benchmarks/bench_precision.py
 
 clean:
 	rm -rf $(VENV) data/archive data/outputs data/prefect

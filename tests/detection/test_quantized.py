@@ -15,7 +15,7 @@ from satwatch.cli import main
 from satwatch.detection.cnn import MODELS_DIR, CnnDetector, decode_points, load_model
 from satwatch.detection.network import build_network
 from satwatch.detection.profiles import PROFILES, model_input
-from satwatch.detection.quantized import QuantizedNet, export_int8, int8_path, load_int8
+from satwatch.detection.quantized import QuantizedNet, export_int8, load_int8
 from satwatch.errors import DetectionError, UsageError
 from satwatch.imagery.scene import write_scene
 from tests.detection._synthetic import Ship, land_columns, optical_scene
@@ -30,19 +30,25 @@ def _fleet(n: int = 40, seed: int = 1) -> list[Ship]:
             for _ in range(n)]
 
 
-def test_shipped_s2_int8_model_is_made_from_the_shipped_weights_and_is_the_cpu_default() -> None:
-    auto = load_model("s2", device="cpu")
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_shipped_int8_models_are_made_from_the_shipped_weights_and_are_the_cpu_default(profile: str) -> None:
+    auto = load_model(profile, device="cpu")
     assert auto.precision == "int8" and isinstance(auto.net, QuantizedNet)
     assert auto.net.metadata["satwatch_source_sha256"] == auto.sha256
-    assert auto.net.metadata["satwatch_profile"] == "s2"
+    assert auto.net.metadata["satwatch_profile"] == profile
     assert "athens" not in auto.net.metadata["satwatch_calibration"]  # held-out ports never calibrate
-    fp32 = load_model("s2", device="cpu", precision="fp32")
+    assert auto.net.mask_classes == len(auto.profile.mask_classes)
+    fp32 = load_model(profile, device="cpu", precision="fp32")
     assert fp32.precision == "fp32" and isinstance(fp32.net, torch.nn.Module)
-    # a profile without an int8 model runs float under auto, and refuses int8 with the command that makes one
-    assert not int8_path(MODELS_DIR, "s1").exists()
-    assert load_model("s1", device="cpu").precision == "fp32"
-    with pytest.raises(DetectionError, match=r"quantize_detector\.py --profile s1"):
-        load_model("s1", device="cpu", precision="int8")
+
+
+def test_without_an_int8_model_auto_runs_float_and_int8_is_refused(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(MODELS_DIR / "s1.pt", models / "s1.pt")
+    assert load_model("s1", models, "cpu").precision == "fp32"
+    with pytest.raises(DetectionError, match=r"quantize_detector\.py --profile s1 or use --precision fp32"):
+        load_model("s1", models, "cpu", precision="int8")
 
 
 def test_int8_detections_agree_with_the_float_network(tmp_path: Path) -> None:
