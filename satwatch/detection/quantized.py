@@ -100,12 +100,18 @@ class QuantizedNet:
 def load_int8(path: Path, source_sha256: str) -> QuantizedNet | None:
     """Load the quantised model at ``path`` if it was made from the weights with SHA-256 ``source_sha256``.
 
-    Returns None (and logs why) when the file is absent or stale (made from other weights).
+    Returns None (and logs why) when the file is absent or stale (made from other weights), or when
+    onnxruntime is not installed (the float network then runs).
 
     Raises:
         DetectionError: the file exists but onnxruntime cannot load it.
     """
     if not path.is_file():
+        return None
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        log.warning("onnxruntime is not installed, so %s is not used; using float32 (pip install -e .)", path)
         return None
     net = QuantizedNet(path)
     made_from = net.metadata.get("satwatch_source_sha256")

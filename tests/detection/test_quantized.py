@@ -84,6 +84,15 @@ def test_a_stale_int8_model_is_never_used(tmp_path: Path, caplog: pytest.LogCapt
         load_model("s2", models, "cpu", precision="int8")
 
 
+def test_without_onnxruntime_auto_runs_float(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now raises ImportError
+    with caplog.at_level(logging.WARNING, logger="satwatch.detection.quantized"):
+        assert load_model("s2", device="cpu").precision == "fp32"
+    assert "onnxruntime is not installed" in caplog.text
+
+
 def test_an_unreadable_int8_model_is_a_clear_error(tmp_path: Path) -> None:
     models = _copy_models(tmp_path / "models")
     (models / "s2.int8.onnx").write_bytes(b"not onnx")
