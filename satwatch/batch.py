@@ -193,7 +193,7 @@ def run_batch(
         UsageError: ``device`` is ``cuda`` on a machine without a CUDA GPU, bad numbers, or no scenes.
         InputFileError: a scene file does not exist.
     """
-    from tqdm import tqdm  # type: ignore[import-untyped]
+    from tqdm import tqdm
 
     from satwatch.detection.network import resolve_device
     from satwatch.settings import load_settings

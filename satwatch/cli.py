@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from satwatch.errors import InputFileError, SatwatchError
 
@@ -284,13 +284,30 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+class _TileBar:
+    """Progress of the tiles of the scene being detected: a tqdm bar on stderr (silent when not a terminal)."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self._bar is None:
+            self._bar = tqdm(total=total, desc="tiles", unit="tile", file=sys.stderr, disable=None, leave=False)
+        self._bar.update(done - self._bar.n)
+        if done >= total:
+            self._bar.close()
+            self._bar = None
+
+
 def _cmd_detect(args: argparse.Namespace) -> int:
     from satwatch.detection.detector import default_detector, detect_files, get_detector
     from satwatch.outputs.files import write_geojson
 
     name = args.detector or default_detector()
-    options = ({"device": args.device, "batch_size": args.batch_size, "precision": args.precision}
-               if name == "cnn" else {})
+    options = ({"device": args.device, "batch_size": args.batch_size, "precision": args.precision,
+                "progress": _TileBar()} if name == "cnn" else {})
     total = len(args.scenes)
 
     def progress(done: int, _total: int, path: Path) -> None:
@@ -370,7 +387,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
-    from tqdm import tqdm  # type: ignore[import-untyped]
+    from tqdm import tqdm
 
     from satwatch.imagery.archive import Archive
     from satwatch.settings import load_settings

@@ -37,7 +37,7 @@ import math
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -333,11 +333,13 @@ class CnnDetector:
         read_threads: threads reading and normalising tiles ahead of the network (default: up to 8 on CUDA,
             1 on CPU).
         precision: ``auto``, ``fp32`` or ``int8`` (see :data:`PRECISIONS`).
+        progress: called as ``progress(tiles_done, tiles_total)`` after each batch of a scene (and once with
+            ``tiles_done == tiles_total`` at its end), e.g. to draw a progress bar.
     """
 
     def __init__(self, device: str = "auto", batch_size: int = 4, models_dir: Path = MODELS_DIR,
                  thresholds: dict[str, float] | None = None, read_threads: int | None = None,
-                 precision: str = "auto") -> None:
+                 precision: str = "auto", progress: Callable[[int, int], None] | None = None) -> None:
         if batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, not {batch_size}")
         if precision not in PRECISIONS:
@@ -355,6 +357,7 @@ class CnnDetector:
         self.overrides = dict(thresholds or {})
         self._models: dict[str, LoadedModel] = {}
         self._name: str | None = None
+        self.progress = progress
 
     @classmethod
     def from_models(cls, models: dict[str, LoadedModel], batch_size: int = 4) -> CnnDetector:
@@ -508,7 +511,11 @@ class CnnDetector:
         records: list[Detection] = []
         dev = loaded.device
         mask_wanted = any(not loaded.reported or c in loaded.reported for c in prof.mask_classes)
+        total = len(rows) * len(cols)
         for batch in self._batches(src, band_idx, scl_idx, read_names, grid, prof):
+            if self.progress is not None:  # tiles are row-major: the batch's last tile says how far we are
+                r_last, c_last = batch[-1][0], batch[-1][1]
+                self.progress(rows.index(r_last) * len(cols) + cols.index(c_last) + 1, total)
             xb = torch.from_numpy(np.stack([b[2] for b in batch]))
             if dev.type == "cuda":
                 xb = xb.pin_memory().to(dev, non_blocking=True)
@@ -545,6 +552,8 @@ class CnnDetector:
             if loaded.reported and cls not in loaded.reported:
                 continue
             records.extend(_polygons(masks[k], cls, thresholds[cls], grid, prof.res_m))
+        if self.progress is not None:
+            self.progress(total, total)
         return records
 
 

@@ -93,7 +93,7 @@ from shapely.errors import ShapelyError
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
-from tqdm import tqdm  # type: ignore[import-untyped]
+from tqdm import tqdm
 
 from satwatch.aoi import AOI, project_geometry
 from satwatch.errors import CredentialsError, ProviderError, SatwatchError, UsageError

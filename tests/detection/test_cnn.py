@@ -95,6 +95,17 @@ def test_tile_cores_partition_the_grid(size: int) -> None:
             assert hi - start <= 128 - 14  # at least 14 px of context beyond every inner seam
 
 
+def test_progress_reports_tiles_in_order_and_ends_at_the_total() -> None:
+    det = _fake_detector()
+    calls: list[tuple[int, int]] = []
+    det.progress = lambda done, total: calls.append((done, total))
+    det.detect(_scene(400, 400, [(10, 10)]))
+    total = len(tile_origins(400, 128, 32)) ** 2
+    assert total > 4 and calls[-1] == (total, total) and {t for _, t in calls} == {total}
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and len(done) >= total // det.batch_size
+
+
 @pytest.mark.parametrize("read_threads", [1, 4])
 def test_objects_on_tile_seams_are_found_once(read_threads: int) -> None:
     starts = tile_origins(400, 128, 32)
