@@ -216,7 +216,7 @@ def decode_points(out: NetOutput, thresholds: list[float], k: int = 256) -> list
     logits = out["heat"].float()
     n, p = logits.shape[:2]
     limits = torch.tensor([math.log(t / (1.0 - t)) if 0.0 < t < 1.0 else (-math.inf if t <= 0.0 else math.inf)
-                           for t in thresholds], dtype=logits.dtype).view(1, p, 1, 1)
+                           for t in thresholds], dtype=logits.dtype, device=logits.device).view(1, p, 1, 1)
     cand = (logits >= limits).nonzero()  # (K, 4): image, class, row, col
     results: list[list[tuple[int, float, float, float, float, float, float]]] = [[] for _ in range(n)]
     if not len(cand):
@@ -507,15 +507,12 @@ class CnnDetector:
         col_core = dict(zip(cols, _cores(cols, grid.width, t), strict=True))
         point_thr = [thresholds[c] for c in prof.point_classes]
         mh, mw = (grid.height + 1) // 2, (grid.width + 1) // 2
-        masks = np.zeros((len(prof.mask_classes), mh, mw), dtype=np.uint8)
+        mask_wanted = any(not loaded.reported or c in loaded.reported for c in prof.mask_classes)
+        masks = np.zeros((len(prof.mask_classes) if mask_wanted else 0, mh, mw), dtype=np.uint8)
         records: list[Detection] = []
         dev = loaded.device
-        mask_wanted = any(not loaded.reported or c in loaded.reported for c in prof.mask_classes)
         total = len(rows) * len(cols)
         for batch in self._batches(src, band_idx, scl_idx, read_names, grid, prof):
-            if self.progress is not None:  # tiles are row-major: the batch's last tile says how far we are
-                r_last, c_last = batch[-1][0], batch[-1][1]
-                self.progress(rows.index(r_last) * len(cols) + cols.index(c_last) + 1, total)
             xb = torch.from_numpy(np.stack([b[2] for b in batch]))
             if dev.type == "cuda":
                 xb = xb.pin_memory().to(dev, non_blocking=True)
@@ -548,6 +545,9 @@ class CnnDetector:
                     prob = mask_prob[i] * tile_valid[None]
                     sub = prob[:, mr0 - r0 // 2: mr1 - r0 // 2, mc0 - c0 // 2: mc1 - c0 // 2]
                     masks[:, mr0:mr0 + sub.shape[1], mc0:mc0 + sub.shape[2]] = np.round(sub * 255).astype(np.uint8)
+            if self.progress is not None:  # tiles are row-major: the batch's last tile says how far we are
+                r_last, c_last = batch[-1][0], batch[-1][1]
+                self.progress(rows.index(r_last) * len(cols) + cols.index(c_last) + 1, total)
         for k, cls in enumerate(prof.mask_classes):
             if loaded.reported and cls not in loaded.reported:
                 continue
