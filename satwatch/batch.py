@@ -275,6 +275,8 @@ def run_batch(
         detector=found.name, device=str(torch_device), workers=workers, pinned=pinned,
     )
     write_json({**asdict(summary), "amp_float16": torch_device.type == "cuda" and name == "cnn",
+                # the CNN's precision per profile it ran (int8 on a CPU when shipped); other detectors: none
+                "precision": dict(getattr(found, "precisions", {})),
                 "finished": datetime.now(UTC).isoformat(timespec="seconds"),
                 "scenes_detail": [asdict(o) for o in outcomes]}, out / "summary.json")
     log.info("batch: %d scenes (%d from the cache), %d detections, %.1f scenes/min on %s", summary.scenes,

@@ -405,6 +405,11 @@ class CnnDetector:
             return PROFILES[sensor].classes
         return loaded.reported or loaded.profile.classes
 
+    @property
+    def precisions(self) -> dict[str, str]:
+        """Precision (``fp32`` or ``int8``) of each profile loaded so far, by profile name."""
+        return {name: loaded.precision for name, loaded in self._models.items()}
+
     def model(self, profile: str) -> LoadedModel:
         """Return the loaded model of a profile (loaded once, then reused)."""
         if profile not in self._models:

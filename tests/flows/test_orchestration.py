@@ -254,6 +254,22 @@ def test_batch_cli_on_cpu_matches_the_monitor_and_reuses_the_cache(reference: Pa
     assert (tmp_path / "batch2" / "detections.geojson").read_bytes() == (out / "detections.geojson").read_bytes()
 
 
+def test_batch_with_the_cnn_on_cpu_records_its_precision(reference: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from satwatch.batch import run_batch
+
+    monkeypatch.setenv("SATWATCH_DATA_DIR", str(tmp_path / "data"))
+    scenes = gpd.read_file(reference / "scenes.geojson")
+    picked = [scenes[scenes["sensor"] == s]["path"].iloc[0] for s in ("s2", "s1")]
+    summary = run_batch(picked, tmp_path / "b", detector="cnn", device="cpu", workers=0, progress=False)
+    recorded = json.loads(Path(summary.summary_path).read_text())
+    assert recorded["precision"] == {"s2": "int8", "s1": "int8"} and not recorded["amp_float16"]
+    fp32 = run_batch(picked, tmp_path / "f", detector="cnn", device="cpu", workers=0, progress=False,
+                     detector_options={"precision": "fp32"})
+    assert json.loads(Path(fp32.summary_path).read_text())["precision"] == {"s2": "fp32", "s1": "fp32"}
+    assert fp32.detector != summary.detector and fp32.cached == 0  # another detector name: not the int8 cache
+
+
 def test_batch_device_cuda_without_gpu_is_one_line_exit_2(tmp_path: Path) -> None:
     import torch
 
