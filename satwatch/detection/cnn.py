@@ -9,14 +9,15 @@ How a scene is processed (:meth:`CnnDetector.detect_file`):
 2. the profile grid is cut into tiles of :attr:`Profile.tile_px` with :attr:`Profile.overlap_px` overlap;
    each tile is read with a rasterio *windowed* read that resamples on the fly (bilinear for values, nearest
    for the SCL class band), so memory holds a batch of tiles, never the scene;
-3. batches run through the network (CUDA: pinned memory and float16 autocast; CPU: channels-last, fused
-   convolution + batch norm);
+3. batches run through the network (CUDA: pinned memory and float16 autocast; CPU: the int8 ONNX Runtime model
+   when one made from these weights is shipped, :mod:`satwatch.detection.quantized`, else channels-last float32
+   with batch norm fused into the convolutions);
 4. centre peaks (3 x 3 max-pool non-maximum suppression on the heatmap, probability >= the class threshold)
    become Points with length, width and heading; each tile keeps only the peaks in its *core* (the tile minus
    half the overlap on every inner side): cores partition the grid, so an object on a seam is reported once
    and none falls between tiles;
-5. mask probabilities of area classes are written, core by core, into one scene-wide ``uint8`` map at
-   output stride 2 (a 10980 x 10980 tile: 30 MB per class), then thresholded, refined by a 2x bilinear
+5. mask probabilities of the area classes the weights report are written, core by core, into one scene-wide
+   ``uint8`` map at output stride 2 (a 10980 x 10980 tile: 30 MB per class), then thresholded, refined by a 2x bilinear
    upsampling per component and vectorised to polygons (``rasterio.features.shapes``) above
    :data:`MIN_AREA_M2`.
 
