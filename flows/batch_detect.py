@@ -33,10 +33,11 @@ except ImportError:  # loaded by path, e.g. a Prefect entrypoint flows/batch_det
 @task(name="detect-batch", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5,
       retry_condition_fn=_worth_retrying)
 def detect_batch(scenes: list[str], out_dir: str | None, detector: str | None, device: str, batch_size: int,
-                 workers: int) -> BatchSummary:
+                 workers: int, precision: str = "auto") -> BatchSummary:
     """Detect every scene (one process, one device); return the summary (paths and numbers)."""
+    options = {"precision": precision} if precision != "auto" else None
     return run_batch(scenes, out_dir, detector=detector, device=device, batch_size=batch_size, workers=workers,
-                     progress=False)
+                     progress=False, detector_options=options)
 
 
 # Prefect's own annotation of task_runner is narrower than the runners it ships (invariant generic).
@@ -54,6 +55,7 @@ def batch_detect(
     batch_size: int = 4,
     workers: int = 2,
     out_dir: str | None = None,
+    precision: str = "auto",
 ) -> str:
     """Detect objects in ``scenes`` (paths), or in the acquisitions of ``aois`` over a period; return summary.json."""
     paths = list(scenes or [])
@@ -64,7 +66,7 @@ def batch_detect(
                    for aoi in request.aois for sensor in request.sensors
                    for acq in search(request, aoi, sensor)]
         paths += [f.result() for f in futures]
-    summary = detect_batch(paths, out_dir, detector, device, batch_size, workers)
+    summary = detect_batch(paths, out_dir, detector, device, batch_size, workers, precision)
     print(f"{summary.scenes} scenes, {summary.detections} detections, {summary.scenes_per_minute:.1f} scenes/min "
           f"on {summary.device}; outputs in {summary.out_dir}")
     return summary.summary_path

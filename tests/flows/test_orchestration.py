@@ -264,10 +264,12 @@ def test_batch_with_the_cnn_on_cpu_records_its_precision(reference: Path, tmp_pa
     summary = run_batch(picked, tmp_path / "b", detector="cnn", device="cpu", workers=0, progress=False)
     recorded = json.loads(Path(summary.summary_path).read_text())
     assert recorded["precision"] == {"s2": "int8", "s1": "int8"} and not recorded["amp_float16"]
-    fp32 = run_batch(picked, tmp_path / "f", detector="cnn", device="cpu", workers=0, progress=False,
-                     detector_options={"precision": "fp32"})
-    assert json.loads(Path(fp32.summary_path).read_text())["precision"] == {"s2": "fp32", "s1": "fp32"}
-    assert fp32.detector != summary.detector and fp32.cached == 0  # another detector name: not the int8 cache
+    from satwatch.flows.batch_detect import batch_detect  # the flow passes its precision parameter through
+
+    fp32 = json.loads(Path(batch_detect(scenes=picked, detector="cnn", device="cpu", workers=0, precision="fp32",
+                                        out_dir=str(tmp_path / "f"))).read_text())
+    assert fp32["precision"] == {"s2": "fp32", "s1": "fp32"}
+    assert fp32["detector"] != summary.detector and fp32["cached"] == 0  # another name: not the int8 cache
 
 
 def test_batch_device_cuda_without_gpu_is_one_line_exit_2(tmp_path: Path) -> None:
