@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
+_PRECISIONS = ("auto", "fp32", "int8")  # satwatch.detection.cnn.PRECISIONS, kept here so --help needs no torch
+_PRECISION_HELP = "cnn: auto (int8 on a CPU when the quantised model is shipped, else fp32), fp32 or int8"
+
 
 class _Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors are one line and exit 2."""
@@ -80,8 +83,7 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="cnn (default when its weights are shipped) or baseline")
     det.add_argument("--device", default="auto", help="cnn: auto (CUDA when present), cpu or cuda")
     det.add_argument("--batch-size", type=int, default=4, help="cnn: tiles per forward pass (default 4)")
-    det.add_argument("--precision", default="auto", choices=("auto", "fp32", "int8"),
-                     help="cnn: auto (int8 on a CPU when the quantised model is shipped, else fp32), fp32 or int8")
+    det.add_argument("--precision", default="auto", choices=_PRECISIONS, help=_PRECISION_HELP)
 
     trn = sub.add_parser("train", help="train the CNN detector of one profile (writes models/<profile>.pt)")
     trn.add_argument("--profile", required=True, choices=("s2", "s1", "vhr"))
@@ -154,8 +156,7 @@ def _build_parser() -> argparse.ArgumentParser:
     bat.add_argument("--detector", default=None, help="cnn (default when its weights are shipped) or baseline")
     bat.add_argument("--device", default=None, help="auto (CUDA when present), cpu or cuda (default SATWATCH_DEVICE)")
     bat.add_argument("--batch-size", type=int, default=8, help="cnn: tiles per forward pass (default 8)")
-    bat.add_argument("--precision", default="auto", choices=("auto", "fp32", "int8"),
-                     help="cnn: auto (int8 on a CPU when the quantised model is shipped, else fp32), fp32 or int8")
+    bat.add_argument("--precision", default="auto", choices=_PRECISIONS, help=_PRECISION_HELP)
     bat.add_argument("--workers", type=int, default=2, help="reader processes prefetching scenes (default 2)")
     bat.add_argument("--no-cache", action="store_true", help="detect again even scenes already in the cache")
     bat.add_argument("--out", type=Path, help="output folder (default <data>/outputs/<stamp>-batch)")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import itertools
 import logging
 import math
@@ -40,7 +41,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,14 @@ PRECISIONS = ("auto", "fp32", "int8")
 ``fp32``; the GPU always runs float (float16 autocast)."""
 
 
+def _check_precision(precision: str, device: torch.device) -> None:
+    """Raise :class:`UsageError` for an unknown precision or ``int8`` off the CPU."""
+    if precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {precision!r} (--precision): use {', '.join(PRECISIONS)}")
+    if precision == "int8" and device.type != "cpu":
+        raise UsageError("--precision int8 runs on the CPU only; use --device cpu or --precision fp32")
+
+
 def load_model(profile: str, models_dir: Path = MODELS_DIR, device: str = "auto",
                precision: str = "auto") -> LoadedModel:
     """Load ``<models_dir>/<profile>.pt`` with ``torch.load(weights_only=True)``.
@@ -126,8 +135,6 @@ def load_model(profile: str, models_dir: Path = MODELS_DIR, device: str = "auto"
             for and there is no quantised model of these weights.
         UsageError: an unknown precision, or ``int8`` on CUDA.
     """
-    if precision not in PRECISIONS:
-        raise UsageError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
     prof = PROFILES.get(profile)
     if prof is None:
         raise DetectionError(f"no CNN profile {profile!r}; choose one of: {', '.join(PROFILES)}")
@@ -136,35 +143,36 @@ def load_model(profile: str, models_dir: Path = MODELS_DIR, device: str = "auto"
         raise DetectionError(f"no CNN weights for profile {profile} at {path}; train them with "
                              f"`satwatch train --profile {profile}` or use --detector baseline")
     dev = resolve_device(device)
+    _check_precision(precision, dev)
+    raw = path.read_bytes()  # read once: loaded and hashed
+    sha = hashlib.sha256(raw).hexdigest()
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
         meta = dict(payload["meta"])
         net = build_network(prof, {k: meta[k] for k in ("widths", "head", "stem") if k in meta})
         net.load_state_dict(payload["state_dict"])
-    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+    except (KeyError, RuntimeError, TypeError, ValueError, EOFError) as exc:
         raise DetectionError(f"{path} is not usable satwatch {profile} weights: {exc}") from exc
     if meta.get("profile") != profile:
         raise DetectionError(f"{path} holds weights for profile {meta.get('profile')!r}, not {profile!r}")
-    if precision == "int8" and dev.type != "cpu":
-        raise UsageError("--precision int8 runs on the CPU only; use --device cpu or --precision fp32")
-    net.eval()
-    if dev.type == "cpu":
-        _fuse(net)
-        net = net.to(memory_format=torch.channels_last)
-    net.to(dev)
     thresholds = {str(k): float(v) for k, v in dict(meta.get("thresholds", {})).items()}
     for cls in prof.classes:
         thresholds.setdefault(cls, 0.5)
-    sha = hashlib.sha256(path.read_bytes()).hexdigest()
     reported = tuple(c for c in meta.get("reported_classes", prof.classes) if c in prof.classes)
-    quantized = None
+    loaded = LoadedModel(profile=prof, net=net, thresholds=thresholds, meta=meta, sha256=sha, device=dev,
+                         reported=reported)
     if dev.type == "cpu" and precision != "fp32":
         quantized = load_int8(int8_path(models_dir, profile), sha)
-        if quantized is None and precision == "int8":
+        if quantized is not None:
+            return replace(loaded, net=quantized, precision="int8")
+        if precision == "int8":
             raise DetectionError(f"no int8 model of {path.name} at {int8_path(models_dir, profile)}; make it with "
                                  f"scripts/quantize_detector.py --profile {profile} or use --precision fp32")
-    return LoadedModel(profile=prof, net=quantized or net, thresholds=thresholds, meta=meta, sha256=sha,
-                       device=dev, reported=reported, precision="int8" if quantized else "fp32")
+    net.eval()  # the float network runs: prepared only now
+    if dev.type == "cpu":
+        _fuse(net)
+        net = net.to(memory_format=torch.channels_last)
+    return replace(loaded, net=net.to(dev))
 
 
 def _fuse(net: nn.Module) -> None:
@@ -343,11 +351,8 @@ class CnnDetector:
                  precision: str = "auto", progress: Callable[[int, int], None] | None = None) -> None:
         if batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, not {batch_size}")
-        if precision not in PRECISIONS:
-            raise UsageError(f"unknown --precision {precision!r}; use {', '.join(PRECISIONS)}")
         self.device = resolve_device(device)
-        if precision == "int8" and self.device.type != "cpu":
-            raise UsageError("--precision int8 runs on the CPU only; use --device cpu or --precision fp32")
+        _check_precision(precision, self.device)  # before any work, not at the first scene
         self.precision = precision
         self.batch_size = batch_size
         # CUDA: the network waits for tiles (H100: 8.5 Mpx/s with 1 thread, 16.7 with 8); CPU: the network keeps
@@ -381,10 +386,10 @@ class CnnDetector:
             digest = hashlib.sha256()
             int8 = self.device.type == "cpu" and self.precision != "fp32"
             for profile in sorted(PROFILES):
-                for path in (self.models_dir / f"{profile}.pt", int8_path(self.models_dir, profile)):
-                    if path.is_file() and (int8 or path.suffix == ".pt"):
-                        digest.update(path.name.encode())
-                        digest.update(path.read_bytes())
+                paths = [self.models_dir / f"{profile}.pt"] + ([int8_path(self.models_dir, profile)] if int8 else [])
+                for path in (p for p in paths if p.is_file()):
+                    digest.update(path.name.encode())
+                    digest.update(path.read_bytes())
             self._name = f"cnn-{digest.hexdigest()[:10]}"
         return self._name
 

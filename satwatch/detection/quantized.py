@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 INT8_SUFFIX = ".int8.onnx"
 """File name suffix of a profile's quantised model (``models/s2.int8.onnx``)."""
 _OUTPUTS = ("heat", "offset", "size", "angle", "mask")
-_HEAD_CONVS = ("heat", "regress", "mask")
+_HEAD_NODES = {"/net/heat/Conv", "/net/regress/Conv", "/net/mask/Conv"}
+"""ONNX names of the 1 x 1 output convolutions (the exporter names nodes by module path), kept float32."""
 
 
 def int8_path(models_dir: Path, profile: str) -> Path:
@@ -170,9 +171,7 @@ def export_int8(net: CenterNet, profile: str, source_sha256: str, calibration: S
                               input_names=["x"], output_names=names,
                               dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}})
         quant_pre_process(str(plain), str(pre))
-        model = onnx.load(str(pre))
-        heads = [n.name for n in model.graph.node if n.op_type == "Conv"
-                 and any(f"{h}." in i or i.startswith(f"net.{h}") for i in n.input for h in _HEAD_CONVS)]
+        heads = [n.name for n in onnx.load(str(pre)).graph.node if n.name in _HEAD_NODES]
         quantize_static(str(pre), str(quant), _Calibration(calibration), quant_format=QuantFormat.QDQ,
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=heads,

@@ -101,8 +101,12 @@ def test_an_unreadable_int8_model_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_bad_precision_options_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(UsageError, match="unknown --precision"):
+    with pytest.raises(UsageError, match="unknown precision"):
         CnnDetector(device="cpu", precision="int4")
+    from satwatch.cli import _PRECISIONS
+    from satwatch.detection.cnn import PRECISIONS
+
+    assert _PRECISIONS == PRECISIONS  # the CLI's choices are the detector's
     with pytest.raises(UsageError, match="unknown precision"):
         load_model("s2", device="cpu", precision="fp16")
     scene = write_scene(optical_scene("s2", (64, 64)), tmp_path / "s.tif")
