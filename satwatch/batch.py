@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset
 from satwatch.atomic import atomic_path
 from satwatch.cache import CacheEntry, DetectionCache
 from satwatch.detection.detections import concat_detections, empty_detections
-from satwatch.detection.detector import Detector, default_detector, detect_path, get_detector
+from satwatch.detection.detector import CNN_OPTION_DETECTORS, Detector, default_detector, detect_path, get_detector
 from satwatch.errors import InputFileError, SatwatchError, UsageError
 from satwatch.imagery.scene import Scene, read_scene, read_scene_meta
 from satwatch.outputs.files import write_csv, write_geojson, write_json
@@ -210,7 +210,7 @@ def run_batch(
     settings = load_settings()
     name = detector or default_detector()
     options: dict[str, Any] = dict(detector_options or {})
-    if name == "cnn":
+    if name in CNN_OPTION_DETECTORS:
         options.update(device=str(torch_device), batch_size=batch_size)
     found: Detector = get_detector(name, **options)
     out = Path(out_dir) if out_dir is not None else (
@@ -274,7 +274,7 @@ def run_batch(
         scenes_per_minute=round(len(outcomes) / seconds * 60.0, 2) if seconds > 0 else 0.0,
         detector=found.name, device=str(torch_device), workers=workers, pinned=pinned,
     )
-    write_json({**asdict(summary), "amp_float16": torch_device.type == "cuda" and name == "cnn",
+    write_json({**asdict(summary), "amp_float16": torch_device.type == "cuda" and name in CNN_OPTION_DETECTORS,
                 # the CNN's precision per profile it ran (int8 on a CPU when shipped); other detectors: none
                 "precision": dict(getattr(found, "precisions", {})),
                 "finished": datetime.now(UTC).isoformat(timespec="seconds"),

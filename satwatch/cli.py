@@ -7,6 +7,7 @@ exits 2; missing or rejected credentials exit 3; other failures exit 1. No trace
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -57,6 +58,10 @@ def _existing_file(text: str) -> Path:
     return p
 
 
+_DETECTOR_HELP = ("auto (default: per profile, the detector with the best real-data figures; `satwatch detectors` "
+                  "lists them), cnn or baseline")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="satwatch", description="Test claims about military movements against satellite imagery.")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
@@ -76,11 +81,14 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", required=True, type=Path, help="output GeoTIFF")
     sim.add_argument("--truth", type=Path, help="output GeoJSON of the planted objects")
 
-    det = sub.add_parser("detect", help="detect objects in scene files")
+    dts = sub.add_parser("detectors", help="each profile's default detector and the real-data figures behind it")
+    dts.add_argument("--json", action="store_true", help="print the listing as JSON")
+
+    det = sub.add_parser("detect", help="detect objects in scene files",
+                         description="Detect objects in scene files. " + _defaults_line())
     det.add_argument("scenes", nargs="+", type=_existing_file, help="scene GeoTIFFs")
     det.add_argument("--out", required=True, type=Path, help="output GeoJSON (EPSG:4326)")
-    det.add_argument("--detector", default=None,
-                     help="cnn (default when its weights are shipped) or baseline")
+    det.add_argument("--detector", default=None, help=_DETECTOR_HELP)
     det.add_argument("--device", default="auto", help="cnn: auto (CUDA when present), cpu or cuda")
     det.add_argument("--batch-size", type=int, default=4, help="cnn: tiles per forward pass (default 4)")
     det.add_argument("--precision", default="auto", choices=_PRECISIONS, help=_PRECISION_HELP)
@@ -123,8 +131,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--source", default="simulated",
                      help="imagery source: simulated (default), archive, sentinel-hub or cdse (real imagery)")
     run.add_argument("--scenario", type=_existing_file, help="scenario YAML (simulated source)")
-    run.add_argument("--detector", default=None,
-                     help="cnn (default when its weights are shipped) or baseline")
+    run.add_argument("--detector", default=None, help=_DETECTOR_HELP)
     run.add_argument("--dask-address", metavar="tcp://HOST:PORT",
                      help="run the fan-out on this dask.distributed scheduler (workers share the data folder)")
 
@@ -138,7 +145,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sch.add_argument("--lookback-days", type=int, default=30, help="days each run covers, up to today (default 30)")
     sch.add_argument("--source", default="simulated", help="simulated (default), archive, sentinel-hub or cdse")
     sch.add_argument("--scenario", type=_existing_file, help="scenario YAML (simulated source; its own period)")
-    sch.add_argument("--detector", default=None, help="cnn or baseline (default: the project's default)")
+    sch.add_argument("--detector", default=None, help=_DETECTOR_HELP)
     sch.add_argument("--limit", type=int, help="most flow runs at a time (default: no limit)")
 
     srv = sub.add_parser("server", help="start a Prefect server on loopback (prefect server start)")
@@ -153,7 +160,7 @@ def _build_parser() -> argparse.ArgumentParser:
     bat.add_argument("--sensor", action="append", choices=("s2", "s1", "vhr"), help="repeat for several")
     bat.add_argument("--source", default="simulated", help="imagery source with --aoi (default simulated)")
     bat.add_argument("--scenario", type=_existing_file, help="scenario YAML (simulated source)")
-    bat.add_argument("--detector", default=None, help="cnn (default when its weights are shipped) or baseline")
+    bat.add_argument("--detector", default=None, help=_DETECTOR_HELP)
     bat.add_argument("--device", default=None, help="auto (CUDA when present), cpu or cuda (default SATWATCH_DEVICE)")
     bat.add_argument("--batch-size", type=int, default=8, help="cnn: tiles per forward pass (default 8)")
     bat.add_argument("--precision", default="auto", choices=_PRECISIONS, help=_PRECISION_HELP)
@@ -208,7 +215,7 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="imagery source: simulated (default), archive, sentinel-hub or cdse (real imagery)")
     chk.add_argument("--scenario", type=_existing_file, help="scenario YAML (simulated source)")
     chk.add_argument("--claims", type=_existing_file, help="your own claims file (default aoi/claims.yaml)")
-    chk.add_argument("--detector", default=None, help="detector name (default: the project's default)")
+    chk.add_argument("--detector", default=None, help=_DETECTOR_HELP)
 
     rep = sub.add_parser("report", help="write report.html (maps, time series, verdicts) and QGIS styles of a run")
     rep.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run folder (data/outputs/<run-id>)")
@@ -303,12 +310,12 @@ class _TileBar:
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
-    from satwatch.detection.detector import default_detector, detect_files, get_detector
+    from satwatch.detection.detector import CNN_OPTION_DETECTORS, default_detector, detect_files, get_detector
     from satwatch.outputs.files import write_geojson
 
     name = args.detector or default_detector()
     options = ({"device": args.device, "batch_size": args.batch_size, "precision": args.precision,
-                "progress": _TileBar()} if name == "cnn" else {})
+                "progress": _TileBar()} if name in CNN_OPTION_DETECTORS else {})
     total = len(args.scenes)
 
     def progress(done: int, _total: int, path: Path) -> None:
@@ -318,6 +325,42 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     write_geojson(detections, args.out)
     print(f"wrote {args.out}: {len(detections)} detections from {len(args.scenes)} scene(s)")
     return 0
+
+
+def _defaults_line() -> str:
+    """One sentence naming each profile's default detector (for ``detect --help``); never fails."""
+    try:
+        from satwatch.detection.auto import default_choices
+
+        choices = default_choices()
+    except Exception:  # help text must print even if the models folder is damaged
+        return ""
+    return "Default detector per profile (by real-data figures): " + ", ".join(
+        f"{p} {d}" for p, d in choices.items()) + "."
+
+
+def _cmd_detectors(args: argparse.Namespace) -> int:
+    from satwatch.detection.auto import describe_defaults
+
+    listing = describe_defaults()
+    if args.json:
+        print(json.dumps(listing, indent=2))
+        return 0
+    for profile, entry in listing.items():
+        print(f"{profile}: default {entry['detector']} ({entry.get('reason', '')})")
+        for fig in entry.get("real", []):
+            parts = [f"{k} {_estimate_text(fig[k])}" for k in ("precision", "recall", "f1", "median_count_error",
+                                                               "median_length_error_m", "false_alarms_per_km2")
+                     if isinstance(fig.get(k), dict) and fig[k].get("value") is not None]
+            print(f"  real {fig['dataset']} ({fig['scenes']} scenes, {fig['labels']} {fig['class']}): "
+                  + ", ".join(parts))
+    return 0
+
+
+def _estimate_text(item: dict[str, Any]) -> str:
+    lo, hi = item.get("ci95") or [None, None]
+    value = float(item["value"])
+    return f"{value:.2f}" + (f" [{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else "")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -679,7 +722,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("satwatch").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     handlers = {"aoi": _cmd_aoi, "simulate": _cmd_simulate, "detect": _cmd_detect, "run": _cmd_run,
                 "search": _cmd_search, "fetch": _cmd_fetch, "change": _cmd_change, "archive": _cmd_archive,
-                "train": _cmd_train}
+                "train": _cmd_train, "detectors": _cmd_detectors}
     handlers["evaluate"] = _cmd_evaluate
     handlers["claims"] = _cmd_claims
     handlers["report"] = _cmd_report

@@ -1,96 +1,117 @@
-"""Measure a CNN profile and the baseline on the held-out validation scenes (the model cards' metrics).
+"""Measure every detector of a profile on its real validation sets (and the simulated one), choose the default.
 
-Real: the sen2ships ports never trained on (``HOLDOUT_PORTS``; s2 only). Simulated: ``scenarios/validate.yaml``
-(AOIs and seed never used in training). Prints one evaluation table per detector and data kind and writes
-``models/<profile>.metrics.json``.
+Real sets and their fixed split: :mod:`satwatch.detection.validation` (``SPLITS``). Figures with 95% bootstrap
+intervals: :mod:`satwatch.detection.figures`. Simulated: ``scenarios/validate.yaml`` (AOIs and seed never used in
+training), labelled simulated. Prints each detector's figures and writes ``models/<profile>.metrics.json``
+(format ``satwatch-metrics-2``) with the default chosen by the rule in ``figures.choose_default``.
 
-Run: ``.venv/bin/python scripts/validate_detector.py --profile s2 [--precision int8]``
+Run: ``.venv/bin/python scripts/validate_detector.py --profile s1 [--no-simulated] [--detectors baseline,cnn]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from satwatch.detection.baseline import BaselineDetector
-from satwatch.detection.cnn import MODELS_DIR, load_model
-from satwatch.detection.detections import concat_detections
-from satwatch.detection.evaluate import evaluate_detections
+from satwatch.detection.auto import metrics_path
+from satwatch.detection.detector import DETECTORS, get_detector
+from satwatch.detection.figures import METRICS_FORMAT, choose_default, paired_length_errors
 from satwatch.detection.profiles import PROFILES
-from satwatch.detection.training import evaluate
-from satwatch.detection.training_data import validation_scenes
+from satwatch.detection.validation import SPLITS, real_sets, score, summary_line, tallies_table
 from satwatch.outputs.files import write_json
+
+VALIDATED = ("baseline", "cnn")
+"""Detectors measured by default (``auto`` is the choice among them, not a detector of its own)."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the tables and write the metrics JSON; returns 0."""
+    """Print the figures and write the metrics JSON; returns 0."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", required=True, choices=sorted(PROFILES))
-    ap.add_argument("--match-distance-m", type=float, default=20.0)
-    ap.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
-                    help="fp32: the float network (GPU and --precision fp32); int8: the quantised CPU model")
-    ap.add_argument("--out", type=Path,
-                    help="metrics JSON (default models/<profile>.metrics.json, models/<profile>.int8.metrics.json)")
+    ap.add_argument("--detectors", default=",".join(VALIDATED),
+                    help=f"comma-separated registry names (default {','.join(VALIDATED)})")
+    ap.add_argument("--match-distance-m", type=float, default=30.0)
+    ap.add_argument("--no-simulated", action="store_true",
+                    help="skip the simulated validation; keep the simulated figures recorded in the metrics file")
+    ap.add_argument("--tallies", action="store_true", help="print every scene's tp/fp/fn")
+    ap.add_argument("--out", type=Path, help="metrics JSON (default models/<profile>.metrics.json)")
     args = ap.parse_args(argv)
-    profile = PROFILES[args.profile]
-    loaded = load_model(args.profile, device="cpu", precision=args.precision)
-    reported = loaded.reported or profile.classes
-    # score only the classes these weights report: labels of a switched-off head are not misses of this model
-    sets = {kind: [(scene, labels[labels["class"].isin(reported)]) for scene, labels in scenes]
-            for kind, scenes in validation_scenes(profile).items()}
-    report: dict[str, object] = {"profile": args.profile, "weights_sha256": loaded.sha256,
-                                 "precision": loaded.precision,
-                                 "match_distance_m": args.match_distance_m, "reported_classes": list(reported)}
-    for kind, scenes in sets.items():
-        if not scenes:
-            continue
-        cnn = evaluate(loaded, scenes, match_distance_m=args.match_distance_m)
-        print(f"== cnn on {kind} held-out scenes ({len(scenes)})\n{cnn.table()}\n")
-        report[f"cnn_{kind}"] = cnn.to_dict()
-        errors = length_errors(cnn)
-        if errors is not None:
-            print(f"vessel length: median absolute error {errors[0]:.1f} m, mean {errors[1]:.1f} m over "
-                  f"{errors[2]} matched vessels with a labelled length\n")
-            report[f"cnn_{kind}_length_error_m"] = {"median_abs": errors[0], "mean_abs": errors[1], "n": errors[2]}
-        if profile.sensor in ("s2", "s1", "vhr") and "vessel" in profile.classes:
-            base = BaselineDetector()
-            frames = [base.detect(scene) for scene, _ in scenes]
-            labels = concat_labels([lab for _, lab in scenes])
-            result = evaluate_detections(concat_detections(frames), labels[labels["class"] == "vessel"],
-                                         match_distance_m=args.match_distance_m, all_scenes=True)
-            print(f"== baseline on {kind} held-out scenes ({len(scenes)})\n{result.table()}\n")
-            report[f"baseline_{kind}"] = result.to_dict()
-    out = args.out or MODELS_DIR / f"{args.profile}{'.int8' if loaded.precision == 'int8' else ''}.metrics.json"
+    names = [n.strip() for n in args.detectors.split(",") if n.strip()]
+    unknown = [n for n in names if n not in DETECTORS or n == "auto"]
+    if unknown or "baseline" not in names:
+        ap.error(f"--detectors must name registered detectors other than auto, baseline included (bad: {unknown})")
+    out = args.out or metrics_path(args.profile)
+    previous: dict[str, Any] = json.loads(out.read_text()) if out.is_file() else {}
+    sets = real_sets(args.profile)
+    if not sets:
+        print(f"no real validation data for profile {args.profile} under ../shared/data", file=sys.stderr)
+        return 1
+    report: dict[str, Any] = {
+        "format": METRICS_FORMAT, "profile": args.profile,
+        "command": f".venv/bin/python scripts/validate_detector.py --profile {args.profile}"
+                   + (f" --detectors {args.detectors}" if args.detectors != ",".join(VALIDATED) else ""),
+        "split": SPLITS, "match_distance_m": args.match_distance_m, "detectors": {},
+    }
+    real: dict[str, list[Any]] = {}
+    per_scene: dict[str, list[Any]] = {}
+    for name in names:
+        det = get_detector(name, device="cpu") if name != "baseline" else get_detector(name)
+        entry: dict[str, Any] = {"name": det.name, "real": [], "simulated": None}
+        real[name] = []
+        for vset in sets:
+            t0 = time.perf_counter()
+            figs, tallies = score(det.detect, vset, match_distance_m=args.match_distance_m)
+            print(f"[{name}] real {summary_line(figs)}  ({time.perf_counter() - t0:.0f} s)")
+            if args.tallies:
+                print(tallies_table(tallies))
+            real[name].append(figs)
+            per_scene.setdefault(name, []).append(tallies)
+        entry["precision"] = dict(getattr(det, "precisions", {}))  # the CNN on a CPU: int8 where shipped
+        report["detectors"][name] = entry
+    for name, entry in report["detectors"].items():
+        for i, figs in enumerate(real[name]):
+            if name != "baseline":  # length error object for object against the baseline (figures.paired_...)
+                figs = replace(figs, paired_length_m=paired_length_errors(per_scene[name][i], per_scene["baseline"][i]))
+                real[name][i] = figs
+            entry["real"].append(figs.to_dict())
+        if args.no_simulated:
+            entry["simulated"] = ((previous.get("detectors") or {}).get(name) or {}).get("simulated") \
+                or previous.get(f"{name}_simulated")
+        else:
+            entry["simulated"] = simulated_figures(args.profile, name, args.match_distance_m)
+    choice, reason = choose_default(real)
+    report["default"] = {"detector": choice, "reason": reason}
+    print(f"default for {args.profile}: {reason}")
     write_json(report, out)
     print(f"metrics: {out}")
     return 0
 
 
-def length_errors(result: object) -> tuple[float, float, int] | None:
-    """Median and mean |detected - labelled| vessel length over matched pairs with a labelled length, metres."""
-    import numpy as np
+def simulated_figures(profile: str, name: str, match_distance_m: float) -> dict[str, Any]:
+    """One detector on the simulated validation scenario (SIMULATED: a demonstration, never evidence)."""
+    from satwatch.detection.detections import concat_detections
+    from satwatch.detection.evaluate import evaluate_detections
+    from satwatch.detection.training_data import validation_scenes
+    from satwatch.detection.validation import concat_labels
 
-    det, lab = result.detections, result.labels  # type: ignore[attr-defined]
-    if "length_m" not in det or "length_m" not in lab:
-        return None
-    tp = det[(det["outcome"] == "tp") & (det["class"] == "vessel")]
-    truth = lab["length_m"].to_numpy(dtype=float)[tp["label_index"].to_numpy(dtype=int)]
-    err = np.abs(tp["length_m"].to_numpy(dtype=float) - truth)
-    err = err[np.isfinite(err)]
-    if not len(err):
-        return None
-    return float(np.median(err)), float(np.mean(err)), len(err)
-
-
-def concat_labels(frames: list) -> object:  # type: ignore[type-arg]
-    """Concatenate label frames (EPSG:4326)."""
-    import geopandas as gpd
-    import pandas as pd
-
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326)
+    det = get_detector(name, device="cpu") if name != "baseline" else get_detector(name)
+    reported = det.classes_for(profile) if hasattr(det, "classes_for") else det.classes
+    scenes = [(scene, lab[lab["class"].isin(reported)])
+              for scene, lab in validation_scenes(PROFILES[profile], real=False)["simulated"]]
+    result = evaluate_detections(concat_detections([det.detect(s) for s, _ in scenes]),
+                                 concat_labels([lab for _, lab in scenes]), match_distance_m=match_distance_m,
+                                 iou_threshold=0.3, all_scenes=True)
+    print(f"[{name}] SIMULATED held-out scenes ({len(scenes)}):\n{result.table()}\n")
+    summary: dict[str, Any] = result.to_dict()
+    summary.pop("per_scene", None)
+    return summary
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 A detector turns one :class:`~satwatch.imagery.scene.Scene` into detections following the contract of
 :mod:`satwatch.detection.detections` (GeoDataFrame, EPSG:4326). Detectors are looked up by name with
 :func:`get_detector`; ``baseline`` is the classical CFAR / local-contrast vessel detector
-(:mod:`satwatch.detection.baseline`).
+(:mod:`satwatch.detection.baseline`), ``cnn`` the PyTorch detector (:mod:`satwatch.detection.cnn`) and ``auto``
+(the default) the best of them per profile on real validation data (:mod:`satwatch.detection.auto`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from satwatch.detection.detections import concat_detections
 from satwatch.errors import InputFileError, UsageError
 from satwatch.imagery.scene import Scene, read_scene
 
-__all__ = ["DETECTORS", "Detector", "default_detector", "detect_files", "detect_path", "get_detector"]
+__all__ = [
+    "CNN_OPTION_DETECTORS", "DETECTORS", "Detector", "default_detector", "detect_files", "detect_path", "get_detector",
+]
 
 
 @runtime_checkable
@@ -51,16 +54,29 @@ def _baseline(**options: Any) -> Detector:
     return BaselineDetector()
 
 
-DETECTORS: dict[str, Callable[..., Detector]] = {"baseline": _baseline, "cnn": _cnn}
-"""Registry: detector name -> factory taking keyword options (``cnn``: device, batch_size, models_dir)."""
+def _cnn_extent(**options: Any) -> Detector:
+    from satwatch.detection.hybrid import ExtentDetector
+
+    return ExtentDetector(**options)
+
+
+def _auto(**options: Any) -> Detector:
+    from satwatch.detection.auto import AutoDetector
+
+    return AutoDetector(**options)
+
+
+DETECTORS: dict[str, Callable[..., Detector]] = {"auto": _auto, "baseline": _baseline, "cnn": _cnn,
+                                                 "cnn-extent": _cnn_extent}
+"""Registry: detector name -> factory taking keyword options (``cnn`` and ``auto``: device, batch_size,
+precision, progress, models_dir)."""
+CNN_OPTION_DETECTORS = ("auto", "cnn", "cnn-extent")
+"""Detectors that take the CNN's options (device, batch size, precision, progress)."""
 
 
 def default_detector() -> str:
-    """``cnn`` when the shipped weights of every profile are present, else ``baseline``."""
-    from satwatch.detection.cnn import MODELS_DIR
-    from satwatch.detection.profiles import PROFILES
-
-    return "cnn" if all((MODELS_DIR / f"{p}.pt").is_file() for p in PROFILES) else "baseline"
+    """``auto``: per profile, the detector with the best real-data figures (:mod:`satwatch.detection.auto`)."""
+    return "auto"
 
 
 def get_detector(name: str, **options: Any) -> Detector:

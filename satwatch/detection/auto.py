@@ -1,0 +1,152 @@
+"""The ``auto`` detector: per profile, the detector that scores best on that profile's real validation.
+
+``satwatch detect``, ``satwatch run``, ``satwatch batch``, the claims check and every flow default to ``auto``. For
+each scene it hands the work to the detector recorded as the default of the scene's profile (``s2``, ``s1``,
+``vhr``) in the committed metrics file ``models/<profile>.metrics.json``, chosen there by the rule of
+:func:`satwatch.detection.figures.choose_default` from real-imagery figures: never a detector that is worse than
+the classical ``baseline`` on any real figure of its profile. A profile whose metrics file is missing or of an
+older format falls back to ``baseline`` (a warning says so).
+
+Each detection keeps the ``detector`` column of the detector that made it, so a mixed run says which one
+found what; ``run.json`` records the choice per profile with its real figures (:func:`describe_defaults`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+
+from satwatch.detection.figures import load_metrics, real_figures, recorded_default
+from satwatch.errors import DetectionError, InputFileError
+from satwatch.imagery.scene import Scene, read_scene, read_scene_meta
+
+__all__ = ["AutoDetector", "default_choices", "describe_defaults", "metrics_path"]
+
+log = logging.getLogger(__name__)
+
+_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+_PROFILE_NAMES = ("s2", "s1", "vhr")
+"""Profile names (one per sensor; :data:`satwatch.detection.profiles.PROFILES` holds the same keys)."""
+
+
+def metrics_path(profile: str, models_dir: Path = _MODELS_DIR) -> Path:
+    """Return the committed metrics file of a profile: ``<models_dir>/<profile>.metrics.json``."""
+    return models_dir / f"{profile}.metrics.json"
+
+
+def _recorded(profile: str, models_dir: Path) -> str | None:
+    path = metrics_path(profile, models_dir)
+    if not path.is_file():
+        return None
+    try:
+        return recorded_default(load_metrics(path))
+    except InputFileError:
+        return None
+
+
+def default_choices(models_dir: Path = _MODELS_DIR) -> dict[str, str]:
+    """Profile -> registry name of its default detector (``baseline`` where no current metrics file says)."""
+    return {profile: _recorded(profile, models_dir) or "baseline" for profile in _PROFILE_NAMES}
+
+
+def describe_defaults(models_dir: Path = _MODELS_DIR) -> dict[str, Any]:
+    """Per profile: the default detector, why, and the real figures behind the choice (for run.json, listings)."""
+    out: dict[str, Any] = {}
+    for profile, name in default_choices(models_dir).items():
+        path = metrics_path(profile, models_dir)
+        entry: dict[str, Any] = {"detector": name, "metrics_file": path.name}
+        if path.is_file():
+            try:
+                metrics = load_metrics(path)
+            except InputFileError:
+                metrics = {}
+            entry["reason"] = (metrics.get("default") or {}).get("reason", "no current metrics: baseline")
+            figs = real_figures(metrics).get(name, [])
+            entry["real"] = [f.to_dict() for f in figs]
+        out[profile] = entry
+    return out
+
+
+class AutoDetector:
+    """Dispatches each scene to its profile's default detector (see the module docstring).
+
+    Args:
+        models_dir: folder of the weights and metrics files.
+        **cnn_options: passed to the CNN when a profile's default is ``cnn`` (device, batch_size, precision,
+            progress, read_threads).
+    """
+
+    def __init__(self, models_dir: Path = _MODELS_DIR, **cnn_options: Any) -> None:
+        self.models_dir = models_dir
+        self.choices = default_choices(models_dir)
+        for profile in self.choices:
+            if _recorded(profile, models_dir) is None:
+                log.warning("no readable real-data metrics for profile %s (%s): it falls back to the baseline "
+                            "detector", profile, metrics_path(profile, models_dir))
+        self.cnn_options = cnn_options
+        self._delegates: dict[str, Any] = {}
+        self._name: str | None = None
+
+    def delegate(self, sensor: str) -> Any:
+        """Return the detector that handles scenes of ``sensor`` (created on first use, shared between profiles)."""
+        if sensor not in self.choices:
+            raise DetectionError(f"no detector profile for sensor {sensor!r}; profiles: {', '.join(self.choices)}")
+        name = self.choices[sensor]
+        if name not in self._delegates:
+            from satwatch.detection.detector import get_detector
+
+            options = dict(self.cnn_options) if name.startswith("cnn") else {}
+            if name.startswith("cnn"):
+                options.setdefault("models_dir", self.models_dir)
+            self._delegates[name] = get_detector(name, **options)
+        return self._delegates[name]
+
+    @property
+    def name(self) -> str:
+        """``auto-`` + a digest of the per-profile choices and their detectors' names (changes with either)."""
+        if self._name is None:
+            parts = [f"{p}={self.delegate(p).name}" for p in sorted(self.choices)]
+            self._name = "auto-" + hashlib.sha256(";".join(parts).encode()).hexdigest()[:10]
+        return self._name
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Every class some profile's default reports."""
+        seen: list[str] = []
+        for sensor in self.choices:
+            seen.extend(c for c in self.classes_for(sensor) if c not in seen)
+        return tuple(seen)
+
+    def classes_for(self, sensor: str) -> tuple[str, ...]:
+        """Classes reported on scenes of ``sensor``."""
+        if sensor not in self.choices:
+            return ()
+        det = self.delegate(sensor)
+        per_sensor: Callable[[str], tuple[str, ...]] | None = getattr(det, "classes_for", None)
+        return per_sensor(sensor) if per_sensor is not None else tuple(det.classes)
+
+    @property
+    def precisions(self) -> dict[str, str]:
+        """Precision per profile of the CNN profiles used so far (``fp32`` / ``int8``)."""
+        out: dict[str, str] = {}
+        for det in self._delegates.values():
+            out.update(getattr(det, "precisions", {}))
+        return out
+
+    def detect(self, scene: Scene) -> gpd.GeoDataFrame:
+        """Detect with the default detector of the scene's profile."""
+        found: gpd.GeoDataFrame = self.delegate(scene.meta.sensor).detect(scene)
+        return found
+
+    def detect_file(self, path: str | Path) -> gpd.GeoDataFrame:
+        """Detect in a scene file: windowed reads when the chosen detector has them, else one whole read."""
+        meta = read_scene_meta(path)[0]
+        det = self.delegate(meta.sensor)
+        detect_file = getattr(det, "detect_file", None)
+        found: gpd.GeoDataFrame = detect_file(path) if detect_file is not None else det.detect(read_scene(path))
+        return found
