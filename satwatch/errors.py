@@ -14,6 +14,7 @@ __all__ = [
     "CredentialsError",
     "DetectionError",
     "InputFileError",
+    "NoDataError",
     "ProviderError",
     "SatwatchError",
     "ScenarioError",
@@ -87,3 +88,11 @@ class CredentialsError(SatwatchError, PermissionError):
 
 class ProviderError(SatwatchError, ConnectionError):
     """An imagery provider did not deliver: unreachable after retries, a refused request, or an unusable answer."""
+
+
+class NoDataError(ProviderError):
+    """A provider answered with no valid pixel for an acquisition: nothing was archived, a later run asks again.
+
+    Callers that fetch many acquisitions can skip this one and go on; any other :class:`ProviderError` means the
+    provider itself cannot deliver now.
+    """

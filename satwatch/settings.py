@@ -3,7 +3,7 @@
 Precedence, highest first:
 
 1. environment variables (``SATWATCH_DATA_DIR``, ``SATWATCH_DEVICE``, ``SATWATCH_PROVIDER``,
-   ``SATWATCH_SH_BASE_URL``, ``SATWATCH_SH_TOKEN_URL``);
+   ``SATWATCH_SH_BASE_URL``, ``SATWATCH_SH_TOKEN_URL``, ``SATWATCH_SH_MAX_WAIT_S``);
 2. the TOML file named by ``SATWATCH_CONFIG``, else ``$XDG_CONFIG_HOME/satwatch/config.toml``
    (``~/.config/satwatch/config.toml``), with the same keys in lower case without the prefix
    (``data_dir = "/srv/satwatch"``);
@@ -16,6 +16,7 @@ never pass through, and are never written with, satwatch's own settings.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -28,7 +29,7 @@ __all__ = ["DEVICES", "Settings", "config_path", "load_settings"]
 
 DEVICES = ("auto", "cpu", "cuda")
 PROVIDERS = ("sentinel-hub", "cdse")
-_KEYS = ("data_dir", "device", "provider", "sh_base_url", "sh_token_url")
+_KEYS = ("data_dir", "device", "provider", "sh_base_url", "sh_token_url", "sh_max_wait_s")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class Settings:
     """Overrides the provider's Process/Catalog API base URL (tests, private deployments)."""
     sh_token_url: str | None = None
     """Overrides the provider's OAuth2 token URL."""
+    sh_max_wait_s: float | None = None
+    """Longest wait, seconds, that one rate-limited (429) answer may ask for before satwatch stops instead of
+    waiting; None keeps the Sentinel Hub source's default (120 s)."""
 
     @property
     def archive_dir(self) -> Path:
@@ -96,10 +100,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise UsageError(f"SATWATCH_DEVICE={values['device']!r} is not one of {', '.join(DEVICES)}")
     if values["provider"] not in PROVIDERS:
         raise UsageError(f"SATWATCH_PROVIDER={values['provider']!r} is not one of {', '.join(PROVIDERS)}")
+    max_wait: float | None = None
+    if values.get("sh_max_wait_s"):
+        try:
+            max_wait = float(values["sh_max_wait_s"])
+        except ValueError:
+            max_wait = math.nan
+        if not (math.isfinite(max_wait) and max_wait > 0):
+            raise UsageError(f"SATWATCH_SH_MAX_WAIT_S={values['sh_max_wait_s']!r} is not a number of seconds above 0; "
+                             "give e.g. 120")
     return Settings(
         data_dir=Path(values["data_dir"]).expanduser(),
         device=values["device"],
         provider=values["provider"],
         sh_base_url=values.get("sh_base_url"),
         sh_token_url=values.get("sh_token_url"),
+        sh_max_wait_s=max_wait,
     )

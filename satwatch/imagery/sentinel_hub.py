@@ -4,40 +4,51 @@ The source talks to the Sentinel Hub APIs through sentinelhub-py, with a commerc
 (provider ``sentinel-hub``) or a free Copernicus Data Space Ecosystem account (provider ``cdse``).
 
 Search (Catalog API)
-    One :class:`~satwatch.imagery.source.Acquisition` per overpass, never a mosaic: catalog items (one per
-    Sentinel-2 tile or Sentinel-1 GRD slice) of the same platform within :data:`ACQUISITION_WINDOW` of the first
-    one are one acquisition, acquired at the earliest item's time. Its cloud fraction is the items' cloud cover
-    weighted by their share of the AOI; its coverage is the fraction of the AOI inside the union of their
-    footprints. ``max_cloud`` and ``min_coverage`` filter acquisitions, never single tiles.
+    One :class:`SentinelHubAcquisition` per overpass, never a mosaic: catalog items (one per Sentinel-2 tile or
+    Sentinel-1 GRD slice) of the same platform within :data:`ACQUISITION_WINDOW` of the first one are one
+    acquisition, acquired at the earliest item's time (it also records the latest item's time). Its cloud
+    fraction is the items' cloud cover weighted by their share of the AOI; its coverage is the fraction of the
+    AOI inside the union of their footprints. ``max_cloud`` and ``min_coverage`` filter acquisitions, never single
+    tiles. The search runs from the start day's first instant to the end of the end day (items carry
+    milliseconds, so the end is the last microsecond, not 23:59:59).
 
 Fetch (Process API)
-    One acquisition at a time: the request's time range is ``[acquired - TIME_PAD, acquired +
-    ACQUISITION_WINDOW]``, which holds that overpass only. The grid is the AOI's UTM zone (``aoi.utm_epsg``) at
+    One acquisition at a time: the request's time range spans its catalog items, ``[first item - TIME_PAD,
+    last item + TIME_PAD]`` (``[acquired - TIME_PAD, acquired + ACQUISITION_WINDOW]`` when the last item is
+    unknown), which holds that overpass only. The grid is the AOI's UTM zone (``aoi.utm_epsg``) at
     10 m, bounds of the projected AOI snapped outwards to 10 m (the same grid the simulated source uses). AOIs
     wider or taller than :data:`MAX_PX` pixels are split with sentinelhub's ``BBoxSplitter`` into pieces
     snapped to the pixel grid; pieces outside the AOI polygon are not requested, and the pieces are merged into
     one scene. The raw TIFF bytes are decoded here and georeferenced with the request's own bbox, CRS and size
     (sentinelhub's decoder drops georeferencing). Evalscripts:
 
-    - ``s2``: ``B02 B03 B04 B08 B11 B12`` as reflectance 0..1 and ``SCL`` class codes (float32);
+    - ``s2``: ``B02 B03 B04 B08 B11 B12`` and ``SCL`` as UINT16 digital numbers (harmonised, so DN = 10000 x
+      reflectance; a 16-bit output costs half the processing units of FLOAT32), scaled to float32 reflectance
+      0..1 (and above) on decode; ``SCL`` keeps its class codes;
     - ``s1``: IW GRD dual-polarisation ``VV VH`` sigma0 (``SIGMA0_ELLIPSOID``), orthorectified on the
-      Copernicus 30 m DEM, converted to dB;
+      Copernicus 30 m DEM, converted to dB (FLOAT32: dB values are negative and fractional);
 
     both with the service's ``dataMask``: pixels without data become NaN. Scenes are written into the archive
     (scene file contract, ``simulated = false``, ``source`` = the provider) with a STAC Item carrying
-    ``eo:cloud_cover`` (Sentinel-2) and the provider's item ids.
+    ``eo:cloud_cover`` (Sentinel-2) and the provider's item ids. An answer without a single valid pixel is not
+    archived: :class:`~satwatch.errors.NoDataError` says so, and a later run asks again.
 
 Caching
     A scene already archived for the same AOI geometry is returned without any request (not even a token).
     Scenes are written atomically, so an interrupted fetch leaves nothing that reads as a scene.
 
 Failures
-    Connection errors, timeouts and 5xx answers are retried ``RetryPolicy.attempts`` times with backoff; 429
-    answers wait the ``Retry-After`` the service sends (milliseconds) at most ``RetryPolicy.rate_limited``
-    times. Rejected credentials (401/403) raise :class:`~satwatch.errors.CredentialsError` with one fixed
-    line; missing credentials name the variable to set; anything else raises
-    :class:`~satwatch.errors.ProviderError`. Secrets never reach messages or logs: messages are built here and
-    scrubbed, and the OAuth libraries' debug logs (which print the token request body) are kept quiet.
+    A request is tried at most ``RetryPolicy.attempts`` times on connection errors, timeouts and 5xx answers
+    (``attempts - 1`` retries with backoff). A 429 answer (token, catalog or process request) waits the
+    ``Retry-After`` the service sends (milliseconds), logged at INFO, at most ``RetryPolicy.rate_limited - 1``
+    times per request; a ``Retry-After`` longer than ``RetryPolicy.max_wait_s`` (``SATWATCH_SH_MAX_WAIT_S``,
+    default 120 s) is not waited: :class:`~satwatch.errors.ProviderError` names both at once. Only 401 answers
+    and the token errors ``invalid_client`` / ``unauthorized_client`` mean rejected credentials
+    (:class:`~satwatch.errors.CredentialsError`, one fixed line); 403 answers (a used-up quota, a missing
+    permission) and every other refusal raise :class:`~satwatch.errors.ProviderError` quoting the server's
+    ``code`` and ``message``; missing credentials name the variable to set. Secrets never reach messages or
+    logs: messages are built here and scrubbed, and the OAuth libraries' debug logs (which print the token
+    request body) are kept quiet.
 
 Configuration (see ``docs/real-imagery.md``)
     Provider by argument, else ``SATWATCH_PROVIDER``; ``SATWATCH_SH_BASE_URL`` / ``SATWATCH_SH_TOKEN_URL``
@@ -52,16 +63,18 @@ from __future__ import annotations
 import hashlib
 import io
 import ipaddress
+import json
 import logging
 import math
 import os
 import sys
 import tarfile
 import threading
+import time as _time
 import tomllib
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -69,7 +82,9 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import numpy.typing as npt
+import requests
 from affine import Affine
+from oauthlib.oauth2 import BackendApplicationClient  # type: ignore[import-untyped]
 from oauthlib.oauth2.rfc6749.errors import (  # type: ignore[import-untyped]
     InsecureTransportError,
     MissingTokenError,
@@ -83,11 +98,13 @@ from sentinelhub.api.process import SentinelHubRequest
 from sentinelhub.areas import BBoxSplitter
 from sentinelhub.config import SHConfig
 from sentinelhub.constants import CRS as SH_CRS
-from sentinelhub.constants import MimeType, MosaickingOrder
+from sentinelhub.constants import MimeType, MosaickingOrder, SHConstants
 from sentinelhub.data_collections import DataCollection
+from sentinelhub.download.handlers import fail_user_errors, retry_temporary_errors
+from sentinelhub.download.models import DownloadRequest, DownloadResponse
 from sentinelhub.download.sentinelhub_client import SentinelHubDownloadClient
 from sentinelhub.download.session import SentinelHubSession
-from sentinelhub.exceptions import DownloadFailedException, OutOfRequestsException
+from sentinelhub.exceptions import DownloadFailedException
 from sentinelhub.geometry import BBox, Geometry
 from shapely.errors import ShapelyError
 from shapely.geometry import box, shape
@@ -96,7 +113,7 @@ from shapely.ops import unary_union
 from tqdm import tqdm
 
 from satwatch.aoi import AOI, project_geometry
-from satwatch.errors import CredentialsError, ProviderError, SatwatchError, UsageError
+from satwatch.errors import CredentialsError, NoDataError, ProviderError, SatwatchError, UsageError
 from satwatch.imagery.scene import SENSOR_BANDS, Scene, SceneMeta, format_acquired
 from satwatch.imagery.source import Acquisition
 from satwatch.settings import PROVIDERS, Settings, load_settings
@@ -111,6 +128,7 @@ __all__ = [
     "Piece",
     "RequestGrid",
     "RetryPolicy",
+    "SentinelHubAcquisition",
     "SentinelHubSource",
     "decode_process_response",
     "group_acquisitions",
@@ -139,7 +157,11 @@ GSD_M = 10.0
 ACQUISITION_WINDOW = timedelta(minutes=10)
 """Catalog items of one platform within this time of the first are one acquisition (one overpass)."""
 TIME_PAD = timedelta(minutes=1)
-"""Margin before an acquisition's first item in the Process request's time range."""
+"""Margin before an acquisition's first item and after its last one in the Process request's time range."""
+DN_SCALE: dict[str, tuple[float, ...]] = {"s2": (10000.0,) * 6 + (1.0,)}
+"""Per sensor, the divisor of each band of the ``default`` output that turns the integers the service sends into
+the scene contract's values: Sentinel-2 DN / 10000 = reflectance (harmonised L2A), SCL class codes unchanged.
+Sensors not named here are sent as float32 in their final units."""
 
 EVALSCRIPTS: dict[str, str] = {
     "s2": """//VERSION=3
@@ -147,10 +169,10 @@ function setup() {
   return {
     input: [{
       bands: ["B02", "B03", "B04", "B08", "B11", "B12", "SCL", "dataMask"],
-      units: ["REFLECTANCE", "REFLECTANCE", "REFLECTANCE", "REFLECTANCE", "REFLECTANCE", "REFLECTANCE", "DN", "DN"]
+      units: ["DN", "DN", "DN", "DN", "DN", "DN", "DN", "DN"]
     }],
     output: [
-      {id: "default", bands: 7, sampleType: "FLOAT32"},
+      {id: "default", bands: 7, sampleType: "UINT16"},
       {id: "dataMask", bands: 1, sampleType: "UINT8"}
     ]
   };
@@ -178,9 +200,11 @@ function evaluatePixel(s) {
 """,
 }
 """Evalscript per sensor: output ``default`` holds :data:`~satwatch.imagery.scene.SENSOR_BANDS` in order
-(float32), output ``dataMask`` the service's data mask (uint8)."""
+(Sentinel-2: uint16 DN, see :data:`DN_SCALE`; Sentinel-1: float32 dB), output ``dataMask`` the service's data
+mask (uint8)."""
 
 _S1_PROCESSING = {"backCoeff": "SIGMA0_ELLIPSOID", "orthorectify": True, "demInstance": "COPERNICUS_30"}
+_S2_PROCESSING = {"harmonizeValues": True}  # the service's default, stated: DN = 10000 x reflectance at any baseline
 _BASE_COLLECTIONS = {"s2": DataCollection.SENTINEL2_L2A, "s1": DataCollection.SENTINEL1_IW}
 _LOOPBACK_NAMES = ("localhost", "localhost.localdomain")
 _RESPONSES = ("default", "dataMask")
@@ -192,15 +216,20 @@ class RetryPolicy:
     """How patiently to talk to the service (sentinelhub's own retry machinery does the work)."""
 
     attempts: int = 4
-    """Tries per request on connection errors, timeouts and 5xx answers (``max_download_attempts``)."""
+    """Most tries per request on connection errors, timeouts and 5xx answers, the first included
+    (``max_download_attempts``): ``attempts - 1`` retries."""
     backoff_s: float = 5.0
     """Wait after the first failed try, seconds; each further wait is 3x longer (``download_sleep_time``)."""
     timeout_s: float = 120.0
     """Seconds to wait for an answer before the try counts as failed (``download_timeout_seconds``)."""
     rate_limited: int = 8
-    """Most tries per request while the service answers 429 Too Many Requests (``max_retries``)."""
+    """Most tries per request while the service answers 429 Too Many Requests, the first included: at most
+    ``rate_limited - 1`` waits."""
     default_retry_after_s: float = 30.0
-    """Wait after a 429 that carries no ``Retry-After`` header, seconds."""
+    """Wait after a 429 that carries no usable ``Retry-After`` header, seconds."""
+    max_wait_s: float = 120.0
+    """Longest single rate-limit wait, seconds: a 429 whose ``Retry-After`` asks for more stops the request at once
+    with :class:`~satwatch.errors.ProviderError` instead of sleeping (``SATWATCH_SH_MAX_WAIT_S``)."""
 
 
 DEFAULT_RETRY = RetryPolicy()
@@ -283,16 +312,33 @@ def plan_grid(aoi: AOI, max_px: int = MAX_PX, res: float = GSD_M) -> RequestGrid
                        pieces=tuple(pieces))
 
 
+@dataclass(frozen=True)
+class SentinelHubAcquisition(Acquisition):
+    """An acquisition found in the Catalog API: an :class:`Acquisition` that also knows its last item's time."""
+
+    last_item: datetime | None = None
+    """Time (UTC) of the overpass group's latest catalog item; ``acquired`` is its earliest. None when unknown."""
+
+
 def time_range(acquisition: Acquisition) -> tuple[datetime, datetime]:
     """Return the Process API time range that holds exactly one acquisition (its overpass, no other).
 
+    The range spans the overpass group's catalog items with :data:`TIME_PAD` on either side; an acquisition that
+    does not know its last item gets the widest span a group can have (:data:`ACQUISITION_WINDOW`).
+
     Example:
-        >>> a = Acquisition("x", "s2", datetime(2024, 10, 8, 1, 52, 30, tzinfo=UTC), "cdse", False)
+        >>> first = datetime(2024, 10, 8, 1, 52, 30, 24000, tzinfo=UTC)
+        >>> a = SentinelHubAcquisition("x", "s2", first, "cdse", False, last_item=first + timedelta(seconds=5))
         >>> [t.isoformat() for t in time_range(a)]
-        ['2024-10-08T01:51:30+00:00', '2024-10-08T02:02:30+00:00']
+        ['2024-10-08T01:51:30.024000+00:00', '2024-10-08T01:53:35.024000+00:00']
+        >>> [t.isoformat() for t in time_range(Acquisition("x", "s2", first, "cdse", False))]
+        ['2024-10-08T01:51:30.024000+00:00', '2024-10-08T02:02:30.024000+00:00']
     """
     when = acquisition.acquired.astimezone(UTC)
-    return when - TIME_PAD, when + ACQUISITION_WINDOW
+    last = acquisition.last_item if isinstance(acquisition, SentinelHubAcquisition) else None
+    if last is None:
+        return when - TIME_PAD, when + ACQUISITION_WINDOW
+    return when - TIME_PAD, max(when, last.astimezone(UTC)) + TIME_PAD
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -313,10 +359,11 @@ def group_acquisitions(
     source: str,
     max_cloud: float | None = None,
     min_coverage: float = 0.0,
-) -> list[Acquisition]:
+) -> list[SentinelHubAcquisition]:
     """Turn catalog items (STAC Features) into one :class:`Acquisition` per overpass, oldest first.
 
-    Items of one platform within :data:`ACQUISITION_WINDOW` of the group's first item form one acquisition.
+    Items of one platform within :data:`ACQUISITION_WINDOW` of the group's first item form one acquisition,
+    acquired at the first item's time and ending at the last one's (:attr:`SentinelHubAcquisition.last_item`).
 
     Args:
         items: STAC Items from the Catalog API (``properties.datetime`` required; ``platform``,
@@ -352,7 +399,7 @@ def group_acquisitions(
                 break
         else:
             groups.append([item])
-    out = []
+    out: list[SentinelHubAcquisition] = []
     for group in groups:
         footprints: list[BaseGeometry] = []
         weights: list[float] = []
@@ -377,10 +424,10 @@ def group_acquisitions(
             continue
         if coverage < min_coverage - 1e-9:
             continue
-        out.append(Acquisition(
+        out.append(SentinelHubAcquisition(
             aoi=aoi.id, sensor=sensor, acquired=_item_time(group[0]), source=source, simulated=False,
             cloud_fraction=cloud_fraction, coverage=coverage,
-            item_id=",".join(str(i.get("id", "")) for i in group),
+            item_id=",".join(str(i.get("id", "")) for i in group), last_item=_item_time(group[-1]),
         ))
     return out
 
@@ -401,18 +448,39 @@ def _read_tiff(content: bytes, name: str) -> npt.NDArray[Any]:
 
 
 def decode_process_response(
-    content: bytes, n_bands: int, height: int, width: int
+    content: bytes, n_bands: int, height: int, width: int, divisors: Sequence[float] | None = None
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
     """Decode a Process API answer to the satwatch evalscripts: a tar of ``default.tif`` and ``dataMask.tif``.
 
     A single TIFF (one response) is accepted too when it holds ``n_bands + 1`` bands, the last being the mask.
 
+    Args:
+        content: the answer's body.
+        n_bands: bands of the ``default`` output.
+        height: rows requested.
+        width: columns requested.
+        divisors: one per band: each band (any dtype, e.g. uint16 DN) is divided by its divisor in float32
+            (:data:`DN_SCALE`); None keeps the values.
+
     Returns:
         ``(data, valid)``: ``data`` of shape ``(n_bands, height, width)`` float32 with NaN where the service
-        had no data, and ``valid`` of shape ``(height, width)``.
+        had no data (``dataMask`` 0), and ``valid`` of shape ``(height, width)``.
 
     Raises:
         ProviderError: the body is neither, a member is missing, or sizes differ from the request.
+
+    Example:
+        >>> import rasterio.io
+        >>> dn = np.array([[[523, 0]], [[1, 0]]], np.uint16)  # 2 bands, 1 x 2 px; the second pixel has no data
+        >>> with rasterio.io.MemoryFile() as mem:
+        ...     with warnings.catch_warnings():
+        ...         warnings.simplefilter("ignore")
+        ...         with mem.open(driver="GTiff", width=2, height=1, count=3, dtype="uint16") as dst:
+        ...             dst.write(np.concatenate([dn, [[[1, 0]]]]).astype(np.uint16))
+        ...     blob = bytes(mem.read())
+        >>> data, valid = decode_process_response(blob, 2, 1, 2, divisors=(10000.0, 1.0))
+        >>> data.dtype, round(float(data[0, 0, 0]), 6), float(data[1, 0, 0]), bool(np.isnan(data[:, 0, 1]).all())
+        (dtype('float32'), 0.0523, 1.0, True)
     """
     members: dict[str, npt.NDArray[Any]] = {}
     if content[:4] in (b"II*\x00", b"MM\x00*"):
@@ -447,6 +515,10 @@ def decode_process_response(
         )
     valid = np.asarray(mask[0] > 0)
     out = data.astype(np.float32)
+    if divisors is not None:
+        if len(divisors) != n_bands:
+            raise ValueError(f"{len(divisors)} divisors for {n_bands} bands")
+        out /= np.asarray(divisors, np.float32)[:, None, None]
     out[:, ~valid] = np.nan
     return out, valid
 
@@ -571,12 +643,33 @@ def resolve_config(
 
 
 def _collection(sensor: str, base_url: str) -> DataCollection:
-    """Return the collection for ``sensor`` bound to ``base_url`` (stock collections pin the commercial URL)."""
+    """Return the collection for ``sensor`` bound to ``base_url`` (stock collections pin the commercial URL).
+
+    sentinelhub refuses to define a collection whose definition already exists under another name (the stock
+    one, or one the host program defined with ``define_from``); that existing collection is then reused.
+    """
     stock = _BASE_COLLECTIONS[sensor]
     if (stock.service_url or "").rstrip("/") == base_url:
-        return stock  # defining an identical collection under another name is refused by sentinelhub
+        return stock
     digest = hashlib.sha256(base_url.encode()).hexdigest()[:12]
-    return stock.define_from(f"SATWATCH_{stock.name}_{digest}", service_url=base_url)
+    try:
+        return stock.define_from(f"SATWATCH_{stock.name}_{digest}", service_url=base_url)
+    except ValueError:
+        existing = _defined_collection(stock.value.derive(service_url=base_url))
+        if existing is None:
+            raise UsageError(
+                f"the sentinelhub collection name SATWATCH_{stock.name}_{digest} is already taken by another "
+                f"definition in this program; satwatch cannot bind {stock.api_id} to {base_url}"
+            ) from None
+        return existing
+
+
+def _defined_collection(definition: Any) -> DataCollection | None:
+    """Return the collection already defined (under any name) with exactly ``definition``, if there is one."""
+    for member in DataCollection:
+        if member.value == definition:  # names are not part of a definition's equality
+            return member
+    return None
 
 
 _SESSIONS: dict[tuple[str, str, str, str], SentinelHubSession] = {}
@@ -589,6 +682,158 @@ def _quiet_oauth_logs() -> None:
         logger = logging.getLogger(name)
         if logger.getEffectiveLevel() < logging.WARNING:
             logger.setLevel(logging.WARNING)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Rate limits and the service's own error answers
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _seconds(value: float) -> str:
+    """Return ``0.3 s``, ``60.001 s``, ``600 s (10 min)``: milliseconds when there are any, minutes from two on."""
+    text = f"{value:.3f}".rstrip("0").rstrip(".") + " s"
+    return text if value < 120 else f"{text} ({value / 60:.3g} min)"
+
+
+def _retry_after_s(headers: Mapping[str, str], default_s: float) -> float:
+    """Return the seconds a 429 answer asks to wait: ``Retry-After`` in milliseconds (Sentinel Hub's unit).
+
+    A missing or unreadable header gives ``default_s``.
+    """
+    raw = headers.get("Retry-After")
+    try:
+        value = float(str(raw).strip()) / 1000.0 if raw is not None else math.nan
+    except ValueError:
+        value = math.nan
+    return value if math.isfinite(value) and value >= 0 else default_s
+
+
+def _rate_limit_wait(headers: Mapping[str, str], policy: RetryPolicy, provider: str, what: str, tries: int) -> float:
+    """Return how long to wait after the ``tries``-th answer 429 to ``what``; log it at INFO.
+
+    Raises:
+        ProviderError: the service asks for longer than ``policy.max_wait_s`` (one line naming both), or it has
+            answered 429 ``policy.rate_limited`` times.
+    """
+    wait = _retry_after_s(headers, policy.default_retry_after_s)
+    if tries >= policy.rate_limited:
+        raise ProviderError(
+            f"{provider} kept answering 429 Too Many Requests to the {what} ({tries} tries): the account's request or "
+            "processing-unit rate is used up for now; run again later (archived scenes are kept), see "
+            "docs/real-imagery.md"
+        )
+    if wait > policy.max_wait_s:
+        raise ProviderError(
+            f"{provider} answered 429 Too Many Requests to the {what} with Retry-After {_seconds(wait)}, longer than "
+            f"the {_seconds(policy.max_wait_s)} limit on one rate-limit wait (SATWATCH_SH_MAX_WAIT_S); satwatch "
+            "stopped instead of waiting: run again later (archived scenes are kept)"
+        )
+    log.info("%s answered 429 Too Many Requests to the %s: waiting %s as its Retry-After asks (try %d of %d)",
+             provider, what, _seconds(wait), tries, policy.rate_limited)
+    return wait
+
+
+def _server_error(response: Any) -> tuple[str, str]:
+    """Return ``(code, message)`` of an error answer, ``code`` possibly empty.
+
+    Understands Sentinel Hub's ``{"error": {"status", "reason", "message", "code"}}``, the flat
+    ``{"status", "reason", "message", "code"}`` of its 429 answers, OAuth2's ``{"error": "..",
+    "error_description": ".."}`` and plain text.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        return "", " ".join(str(getattr(response, "text", "")).split())[:200]
+    if not isinstance(body, dict):
+        return "", str(body)[:200]
+    error = body.get("error", body)
+    if isinstance(error, dict):
+        code = str(error.get("code") or "")
+        message = error.get("message") or error.get("reason") or ""
+        return code, str(message) if message else json.dumps(error, sort_keys=True, default=str)[:200]
+    code = str(error)
+    return code, str(body.get("error_description") or body.get("message") or "")
+
+
+class _Session(SentinelHubSession):
+    """sentinelhub's OAuth session, with rate-limited token requests waited out (capped).
+
+    It also keeps the token endpoint's HTTP status, so a refusal can be told from rejected credentials.
+    """
+
+    def __init__(self, config: SHConfig, policy: RetryPolicy, provider: str) -> None:
+        self._policy = policy
+        self._provider = provider
+        self.token_status: int | None = None
+        """HTTP status of the last answer of the token endpoint."""
+        super().__init__(config=config)
+
+    def _collect_new_token(self) -> dict[str, Any]:
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return super()._collect_new_token()
+            except requests.HTTPError as exc:
+                response = exc.response
+                if response is None or response.status_code != requests.codes.too_many_requests:
+                    raise
+                _time.sleep(_rate_limit_wait(response.headers, self._policy, self._provider, "token request", tries))
+
+    @retry_temporary_errors
+    @fail_user_errors
+    def _fetch_token(self, request: DownloadRequest) -> dict[str, Any]:
+        oauth_client = BackendApplicationClient(client_id=self.config.sh_client_id)
+        from requests_oauthlib import OAuth2Session  # type: ignore[import-untyped]
+
+        with OAuth2Session(client=oauth_client) as oauth_session:
+            oauth_session.register_compliance_hook("access_token_response", self._check_token_answer)
+            try:
+                token: dict[str, Any] = oauth_session.fetch_token(
+                    token_url=request.url, client_id=self.config.sh_client_id,
+                    client_secret=self.config.sh_client_secret,
+                    headers={**self.DEFAULT_HEADERS, **SHConstants.HEADERS}, include_client_id=True,
+                )
+            except OAuth2Error as exc:
+                exc.http_status = self.token_status  # for _guard: 401 means rejected credentials whatever the body
+                raise
+            return token
+
+    def _check_token_answer(self, response: requests.Response) -> requests.Response:
+        """Keep the status; a 429 raises before oauthlib reads its body (it would take it for an OAuth2 error)."""
+        self.token_status = response.status_code
+        if response.status_code == requests.codes.too_many_requests:
+            response.raise_for_status()
+        return SentinelHubSession._compliance_hook(response)
+
+
+class _DownloadClient(SentinelHubDownloadClient):
+    """sentinelhub's download client with satwatch's rate-limit waits.
+
+    Each 429 waits its ``Retry-After`` (logged at INFO, capped by ``RetryPolicy.max_wait_s``), at most
+    ``RetryPolicy.rate_limited - 1`` times per request; no Python warnings.
+    """
+
+    def __init__(self, config: SHConfig, session: SentinelHubSession, policy: RetryPolicy, provider: str,
+                 what: str) -> None:
+        super().__init__(config=config, session=session, default_retry_time=policy.default_retry_after_s)
+        self._policy = policy
+        self._provider = provider
+        self._what = what
+
+    @retry_temporary_errors
+    @fail_user_errors
+    def _execute_download(self, request: DownloadRequest) -> DownloadResponse:
+        tries = 0
+        while True:
+            tries += 1
+            log.debug("%s: sending %s request to %s (try %d)", self._provider, request.request_type.value,
+                      request.url, tries)
+            response = self._do_download(request)
+            if response.status_code != requests.codes.too_many_requests:
+                response.raise_for_status()
+                return DownloadResponse.from_response(response, request)
+            _time.sleep(_rate_limit_wait(response.headers, self._policy, self._provider, self._what, tries))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -627,7 +872,8 @@ class SentinelHubSource:
             max_cloud: search keeps acquisitions with cloud fraction (0..1) at most this.
             min_coverage: search keeps acquisitions covering at least this fraction (0..1) of the AOI.
             max_px: largest request edge, pixels (the service's limit is 2500).
-            retry: retry and timeout policy.
+            retry: retry, rate-limit and timeout policy; default :data:`DEFAULT_RETRY` with ``max_wait_s`` from
+                ``settings.sh_max_wait_s`` (``SATWATCH_SH_MAX_WAIT_S``) when that is set.
             show_progress: draw a progress bar (stderr) over the requests of each scene split in several.
             env: environment to read credentials from; default ``os.environ``.
 
@@ -641,7 +887,11 @@ class SentinelHubSource:
             raise UsageError(f"max_cloud must be a fraction 0..1, not {max_cloud}")
         if not 0.0 <= min_coverage <= 1.0:
             raise UsageError(f"min_coverage must be a fraction 0..1, not {min_coverage}")
-        self.retry = retry or DEFAULT_RETRY
+        if retry is None:
+            retry = DEFAULT_RETRY
+            if settings.sh_max_wait_s is not None:
+                retry = replace(retry, max_wait_s=settings.sh_max_wait_s)
+        self.retry = retry
         self._config = resolve_config(self.name, settings, self.retry, env)
         self.max_cloud = max_cloud
         self.min_coverage = min_coverage
@@ -673,7 +923,7 @@ class SentinelHubSource:
                 if urlsplit(self._config.sh_token_url).scheme == "http":
                     # oauthlib refuses http:// token URLs; _checked_url let this one through only for loopback.
                     os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
-                session = self._guard(lambda: SentinelHubSession(config=self._config), "token request")
+                session = self._guard(lambda: _Session(self._config, self.retry, self.name), "token request")
                 _SESSIONS[key] = session
             return session
 
@@ -690,9 +940,8 @@ class SentinelHubSource:
         with _SESSIONS_LOCK:
             _SESSIONS.pop(self._session_key(), None)
 
-    def _client(self) -> SentinelHubDownloadClient:
-        return SentinelHubDownloadClient(config=self._config, session=self._session(),
-                                         default_retry_time=self.retry.default_retry_after_s)
+    def _client(self, what: str = "request") -> SentinelHubDownloadClient:
+        return _DownloadClient(self._config, self._session(), self.retry, self.name, what)
 
     def _scrub(self, text: str) -> str:
         for secret in (self._config.sh_client_secret,):
@@ -703,6 +952,34 @@ class SentinelHubSource:
     def _rejected(self) -> CredentialsError:
         return CredentialsError(
             f"Sentinel Hub rejected the credentials for {self.name}: check SH_CLIENT_ID/SH_CLIENT_SECRET"
+        )
+
+    def _refused(self, what: str, status: int | None, response: Any) -> SatwatchError:
+        """Return the error for an HTTP error answer: 401 means rejected credentials, the rest the server's words."""
+        if status == requests.codes.unauthorized:
+            self._forget_session()
+            return self._rejected()
+        code, message = _server_error(response)
+        code = f" {self._scrub(code)}" if code else ""
+        message = self._scrub(message) or "(no message)"
+        if status == requests.codes.forbidden:
+            return ProviderError(
+                f"{self.name} refused the {what} (HTTP 403{code}): {message}. A used-up processing-unit or request "
+                "quota, or an account without access to this data, gives this answer; see the account's dashboard "
+                "and docs/real-imagery.md"
+            )
+        return ProviderError(f"{self.name} {what} failed with HTTP {status}{code}: {message}")
+
+    def _token_refused(self, exc: Any) -> SatwatchError:
+        """Return the error for an OAuth2 error answer of the token endpoint."""
+        error = str(getattr(exc, "error", "") or "")
+        if error in ("invalid_client", "unauthorized_client") or getattr(exc, "http_status", None) == 401:
+            return self._rejected()
+        status = getattr(exc, "http_status", None)
+        detail = self._scrub(str(getattr(exc, "description", "") or ""))
+        return ProviderError(
+            f"{self.name} token request refused{f' with HTTP {status}' if status else ''} ({self._scrub(error)})"
+            f"{': ' + detail if detail else ''}; see docs/real-imagery.md"
         )
 
     def _guard(self, call: Callable[[], _T], what: str) -> _T:
@@ -719,25 +996,14 @@ class SentinelHubSource:
             raise ProviderError(
                 f"{self.name} {what} to {host} got an answer without an access token; check SATWATCH_SH_TOKEN_URL"
             ) from None
-        except OAuth2Error:
-            raise self._rejected() from None
-        except OutOfRequestsException:
-            raise ProviderError(
-                f"{self.name} kept answering 429 Too Many Requests ({self.retry.rate_limited} tries) to the {what}: "
-                "the account's request rate or processing-unit quota is used up; wait and run again (cached scenes "
-                "are kept), see docs/real-imagery.md"
-            ) from None
+        except OAuth2Error as exc:
+            raise self._token_refused(exc) from None
         except DownloadFailedException as exc:
             cause = exc.request_exception
             response = getattr(cause, "response", None)
             status = getattr(response, "status_code", None)
-            if status in (401, 403):
-                self._forget_session()
-                raise self._rejected() from None
             if status is not None:
-                raise ProviderError(
-                    f"{self.name} {what} failed with HTTP {status}: {self._scrub(_server_message(response))}"
-                ) from None
+                raise self._refused(what, status, response) from None
             kind = type(cause).__name__ if cause is not None else "error"
             raise ProviderError(
                 f"{self.name} {what} to {host} failed after {self.retry.attempts} tries ({kind}); check the network "
@@ -746,9 +1012,8 @@ class SentinelHubSource:
         except OSError as exc:  # requests' own exceptions derive from OSError (IOError)
             response = getattr(exc, "response", None)
             status = getattr(response, "status_code", None)
-            if status in (401, 403):
-                self._forget_session()
-                raise self._rejected() from None
+            if status is not None and status < 500:
+                raise self._refused(what, status, response) from None
             detail = f"HTTP {status}" if status is not None else type(exc).__name__
             raise ProviderError(f"{self.name} {what} to {host} failed ({detail}); run again later") from None
         except (KeyError, TypeError, ValueError, ShapelyError) as exc:  # malformed answers
@@ -762,18 +1027,20 @@ class SentinelHubSource:
     def search(self, aoi: AOI, start: date, end: date, sensor: str) -> list[Acquisition]:
         """List acquisitions of ``sensor`` over ``aoi`` from ``start`` to ``end`` (inclusive UTC days), oldest first.
 
-        One Catalog API search (paginated) per call; see :func:`group_acquisitions` for grouping and filters.
+        One Catalog API search (paginated) per call, from ``start`` 00:00 to the end of ``end``
+        (23:59:59.999999); see :func:`group_acquisitions` for grouping and filters. Each page is a request and
+        costs processing units too (by area and months searched, 0.01 PU at least).
         """
         if sensor not in _BASE_COLLECTIONS:
             raise UsageError(f"{self.name} serves sensors s2 and s1, not {sensor!r}")
         if end < start:
             raise UsageError(f"end {end} is before start {start}")
         collection = _collection(sensor, self.base_url)
-        when = (datetime.combine(start, time(0, 0, 0), UTC), datetime.combine(end, time(23, 59, 59), UTC))
+        when = (datetime.combine(start, time.min, UTC), datetime.combine(end, time.max, UTC))  # items carry ms
 
-        def run() -> tuple[list[dict[str, Any]], list[Acquisition]]:
+        def run() -> tuple[list[dict[str, Any]], list[SentinelHubAcquisition]]:
             catalog = SentinelHubCatalog(config=self._config)
-            catalog.client = self._client()
+            catalog.client = self._client("catalog search")
             found = catalog.search(collection, time=when, geometry=Geometry(aoi.geometry, SH_CRS.WGS84), limit=100)
             items = list(found)
             return items, group_acquisitions(items, aoi, sensor, self.name, self.max_cloud, self.min_coverage)
@@ -781,17 +1048,17 @@ class SentinelHubSource:
         items, acquisitions = self._guard(run, "catalog search")
         log.info("%s: %d %s acquisitions over %s from %s to %s (%d catalog items)", self.name, len(acquisitions),
                  sensor, aoi.id, start, end, len(items))
-        return acquisitions
+        return list[Acquisition](acquisitions)
 
     # -- fetch -----------------------------------------------------------------------------------------------------
 
     def process_request(self, acquisition: Acquisition, grid: RequestGrid, piece: Piece) -> SentinelHubRequest:
         """Build the Process API request for one piece of one acquisition (raw TIFF responses, no decoding)."""
         sensor = acquisition.sensor
-        other: dict[str, Any] = {"processing": dict(_S1_PROCESSING)} if sensor == "s1" else {}
+        other: dict[str, Any] = {"processing": dict(_S1_PROCESSING if sensor == "s1" else _S2_PROCESSING)}
         data = SentinelHubRequest.input_data(
             _collection(sensor, self.base_url), time_interval=time_range(acquisition),
-            mosaicking_order=MosaickingOrder.MOST_RECENT, other_args=other or None,
+            mosaicking_order=MosaickingOrder.MOST_RECENT, other_args=other,
         )
         return SentinelHubRequest(
             evalscript=EVALSCRIPTS[sensor],
@@ -806,7 +1073,13 @@ class SentinelHubSource:
         """Download one acquisition into the archive under ``archive_root`` and return the scene path.
 
         A scene already archived for this AOI (same geometry) is returned at once: no token, no Process request.
-        Nothing is written unless every piece arrived and decoded.
+        Nothing is written unless every piece arrived and decoded and at least one pixel is valid.
+
+        Raises:
+            NoDataError: the service sent no valid pixel for this acquisition (nothing archived: a later run asks
+                again, e.g. once the service has processed the data).
+            ProviderError: the service refused or could not deliver (quota, rate limit, network, bad answer).
+            CredentialsError: the credentials were rejected.
         """
         from satwatch.imagery.archive import Archive
 
@@ -833,11 +1106,13 @@ class SentinelHubSource:
                 request = self.process_request(acquisition, grid, piece)
 
                 def download(req: SentinelHubRequest = request) -> bytes:
-                    [response] = self._client().download(req.get_download_list(), max_threads=1, decode_data=False)
+                    client = self._client("process request")
+                    [response] = client.download(req.get_download_list(), max_threads=1, decode_data=False)
                     return bytes(response.content)
 
                 content = self._guard(download, "process request")
-                values, _ = decode_process_response(content, len(bands), piece.height, piece.width)
+                values, _ = decode_process_response(content, len(bands), piece.height, piece.width,
+                                                    DN_SCALE.get(acquisition.sensor))
                 data[:, piece.row:piece.row + piece.height, piece.col:piece.col + piece.width] = values
                 bar.update(1)
         meta = SceneMeta(sensor=acquisition.sensor, acquired=acquisition.acquired, source=self.name,
@@ -855,20 +1130,12 @@ class SentinelHubSource:
         if acquisition.cloud_fraction is not None:
             properties["eo:cloud_cover"] = round(100.0 * acquisition.cloud_fraction, 2)
         if not np.isfinite(data[0]).any():
-            log.warning("%s: the service returned no valid pixels for %s", self.name, label)
+            raise NoDataError(
+                f"{self.name} returned no valid pixel of {label} ({len(grid.pieces)} request(s)): the acquisition's "
+                "data do not reach the AOI or are not processed yet; nothing archived, a later run asks again"
+            )
         out = archive.put(scene, properties)
         log.debug("%s: archived %s (%d x %d px, %d requests)", self.name, out, grid.width, grid.height,
                   len(grid.pieces))
         return out
 
-
-def _server_message(response: Any) -> str:
-    """Return the service's error text: ``{"error": {"message": ..}}``, ``{"error": ".."}`` or the body's start."""
-    try:
-        body = response.json()
-    except ValueError:
-        return str(getattr(response, "text", ""))[:200]
-    error = body.get("error", body) if isinstance(body, dict) else body
-    if isinstance(error, dict):
-        return str(error.get("message") or error.get("reason") or error)
-    return str(error)

@@ -2,27 +2,38 @@
 
 It speaks HTTP the way Sentinel Hub does, so the real sentinelhub-py client talks to it unchanged:
 
-- ``POST /oauth/token``: OAuth2 client credentials (form body); 401 ``{"error": "unauthorized_client"}`` for
-  unknown credentials; the token it issues is required as ``Authorization: Bearer`` on the other endpoints.
+- ``POST /oauth/token``: OAuth2 client credentials (form body); 401 ``{"error": "unauthorized_client",
+  "error_description": ...}`` for unknown credentials (as Keycloak answers); the token it issues is required as
+  ``Authorization: Bearer`` on the other endpoints.
 - ``POST /api/v1/catalog/1.0.0/search``: STAC item search (``collections``, ``datetime``, ``intersects`` or
   ``bbox``, cql2-text ``filter`` of ``AND``-joined comparisons, ``limit``) with pagination through
-  ``context.next`` (at most ``page_size`` items per page).
+  ``context.next`` (at most ``page_size`` items per page). Item datetimes carry milliseconds, as the real
+  catalog's do; Sentinel-1 acquisitions come with single-polarisation (``SV``) scenes beside the dual ones, as
+  in the real catalog, so a search that forgets the polarisation filter finds too much.
 - ``POST /api/v1/process``: bounds (bbox + CRS), one data input (``sentinel-2-l2a`` or ``sentinel-1-grd``) with
-  ``dataFilter.timeRange``, an evalscript and ``output`` (width/height or resx/resy, responses). It answers
-  one GeoTIFF for one response, a tar of ``<identifier>.tif`` members for several, and 400 with Sentinel Hub's
-  error JSON when the image is larger than ``max_px`` (2500) on a side or the body is malformed.
+  ``dataFilter.timeRange`` (and ``polarization`` / ``acquisitionMode``, honoured), an evalscript and ``output``
+  (width/height or resx/resy, responses). It answers one GeoTIFF for one response, a tar of
+  ``<identifier>.tif`` members for several, and 400 with Sentinel Hub's error JSON when the image is larger than
+  ``max_px`` (2500) on a side or the body is malformed. Each successful request is charged processing units by
+  the service's rules (:func:`processing_units`); with ``pu_quota`` set, a request beyond it is answered 403 with
+  Sentinel Hub's error JSON, the way a used-up monthly quota is.
 
-It does not run evalscripts: it reads the input band names and the declared outputs from ``setup()`` and
-returns, per output, the input bands it names (``default``: every input band but ``dataMask``; an output with
-id ``dataMask``: the mask), Sentinel-1 bands in dB when the evalscript converts them (``toDb``/``log``), else
-in linear power. Pixels come from :func:`satwatch.imagery.simulated.render` of the catalog item's AOI at the
-item's acquisition time, warped (nearest neighbour) onto the requested bbox, CRS and size, so fetched scenes
-can be compared with the simulator pixel for pixel. ``dataMask`` is 1 inside the rendered grid and the
-footprints of the items in the time range, 0 elsewhere (and values there are 0).
+It does not run evalscripts: it reads the input band names and units and the declared outputs from ``setup()``
+and returns, per output, the input bands it names (``default``: every input band but ``dataMask``; an output
+with id ``dataMask``: the mask), Sentinel-1 bands in dB when the evalscript converts them (``toDb``/``log``),
+else in linear power, Sentinel-2 reflectance bands as reflectance, or as DN = 10000 x reflectance when their
+unit is ``DN``, cast to each output's ``sampleType`` (integers rounded and clamped, as the service does).
+Pixels come from :func:`satwatch.imagery.simulated.render` of the catalog item's AOI at the item's acquisition
+time, warped (nearest neighbour) onto the requested bbox, CRS and size, so fetched scenes can be compared with
+the simulator pixel for pixel. ``dataMask`` is 1 inside the rendered grid and the footprints of the items in the
+time range, 0 elsewhere (and values there are 0).
 
-Faults are injected per endpoint (:meth:`SentinelHubStandIn.fault`): a status (401, 403, 429 with
-``Retry-After`` in milliseconds, 500...), a delay before answering (slow responses), or a truncated body
-(``Content-Length`` promises more than is sent). Every request is recorded (:attr:`SentinelHubStandIn.received`).
+Faults are injected per endpoint (:meth:`SentinelHubStandIn.fault`): a status, a delay before answering (slow
+responses), or a truncated body (``Content-Length`` promises more than is sent). Fault bodies are what the real
+services send: 429 a flat ``{"status", "reason", "message", "code"}`` (with ``Retry-After`` in milliseconds when
+given), other statuses of the APIs ``{"error": {"status", "reason", "message", "code"}}``, and the token
+endpoint OAuth2's ``{"error", "error_description"}``. Every request is recorded
+(:attr:`SentinelHubStandIn.received`).
 
 Run it by hand (the catalog then holds acquisitions of the named AOIs in the period)::
 
@@ -65,6 +76,8 @@ from satwatch.imagery.scene import Scene
 from satwatch.imagery.simulated import cloud_fraction, render
 
 COLLECTIONS = {"s2": "sentinel-2-l2a", "s1": "sentinel-1-grd"}
+ITEM_MS = timedelta(milliseconds=24)
+"""Offset of :meth:`SentinelHubStandIn.add_acquisitions`' first item from the scenario's whole-second time."""
 SENSOR_OF = {v: k for k, v in COLLECTIONS.items()}
 TOKEN_PATH = "/oauth/token"
 CATALOG_PATH = "/api/v1/catalog/1.0.0/search"
@@ -73,6 +86,15 @@ PROCESS_PATH = "/api/v1/process"
 
 class _BadRequestError(Exception):
     """A request the real service would answer with 400."""
+
+
+_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests",
+            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+_CODES = {401: "COMMON_UNAUTHORIZED", 403: "COMMON_INSUFFICIENT_PERMISSIONS", 404: "COMMON_NOT_FOUND",
+          429: "RATE_LIMIT_EXCEEDED"}
+_OAUTH_ERRORS = {400: "invalid_request", 401: "invalid_client", 403: "access_denied", 429: "too_many_requests"}
+QUOTA_MESSAGE = "You have used up the processing units of your monthly quota."
+"""The message of the stand-in's 403 answer to a request beyond ``pu_quota``."""
 
 
 @dataclass
@@ -85,6 +107,29 @@ class Fault:
     delay_s: float = 0.0
     truncate: bool = False
     times: int = 1
+    message: str | None = None
+    """The answer's ``message`` (``error_description`` at the token endpoint); default: a generic one."""
+    code: str | None = None
+    """The answer's ``code`` (the OAuth2 ``error`` at the token endpoint); default: the usual one for the status."""
+
+    def answer(self) -> _Answer:
+        """The error answer the real service gives with this status."""
+        assert self.status is not None
+        reason = _REASONS.get(self.status, "Error")
+        if self.status == 429:  # the rate limiter's answer is flat, not wrapped in "error"
+            body: dict[str, Any] = {"status": 429, "reason": reason, "code": self.code or _CODES[429],
+                                    "message": self.message or "You have exceeded your rate limit"}
+            answer = _Answer(429, json.dumps(body).encode())
+        elif self.endpoint == "token":
+            body = {"error": self.code or _OAUTH_ERRORS.get(self.status, "server_error"),
+                    "error_description": self.message or f"injected fault {self.status}"}
+            answer = _Answer(self.status, json.dumps(body).encode())
+        else:
+            answer = _error(self.status, self.message or f"injected fault {self.status}", reason,
+                            self.code or _CODES.get(self.status, "COMMON_EXCEPTION"))
+        if self.retry_after_ms is not None:
+            answer.headers["Retry-After"] = str(self.retry_after_ms)
+        return answer
 
 
 @dataclass
@@ -96,6 +141,8 @@ class Received:
     headers: dict[str, str]
     body: bytes
     status: int = 0
+    pu: float = 0.0
+    """Processing units charged (successful process requests only)."""
 
     @property
     def json(self) -> Any:
@@ -181,19 +228,45 @@ def _matches(props: dict[str, Any], clauses: list[tuple[str, str, Any]]) -> bool
     return True
 
 
-def _evalscript(script: str) -> tuple[list[str], list[tuple[str, int, str]]]:
-    """Input band names and ``(id, bands, sampleType)`` of each output declared in ``setup()``."""
+def _evalscript(script: str) -> tuple[list[str], dict[str, str], list[tuple[str, int, str]]]:
+    """Input band names, their declared units (band -> unit) and ``(id, bands, sampleType)`` of each output."""
     m = re.search(r"bands\s*:\s*\[([^\]]*)\]", script)
     if not m or "//VERSION=3" not in script:
         raise _BadRequestError("evalscript must be version 3 with input bands in setup()")
     inputs = re.findall(r"[\"']([\w]+)[\"']", m.group(1))
+    units: dict[str, str] = {}
+    um = re.search(r"units\s*:\s*(\[[^\]]*\]|[\"']\w+[\"'])", script)
+    if um:
+        names = re.findall(r"[\"'](\w+)[\"']", um.group(1))
+        if len(names) == 1 and not um.group(1).startswith("["):
+            names = names * len(inputs)
+        if len(names) != len(inputs):
+            raise _BadRequestError(f"{len(names)} units for {len(inputs)} input bands")
+        units = dict(zip(inputs, names, strict=True))
     outputs = []
     for om in re.finditer(r"\{\s*id\s*:\s*[\"'](\w+)[\"']\s*,\s*bands\s*:\s*(\d+)(?:\s*,\s*sampleType\s*:\s*"
                           r"[\"'](\w+)[\"'])?", script):
         outputs.append((om.group(1), int(om.group(2)), om.group(3) or "AUTO"))
     if not outputs:
         raise _BadRequestError("evalscript declares no outputs with ids")
-    return inputs, outputs
+    return inputs, units, outputs
+
+
+def processing_units(width: int, height: int, input_bands: list[str], sample_types: list[str],
+                     orthorectify: bool = False) -> float:
+    """Processing units of one Process API request by Sentinel Hub's rules.
+
+    Output area / (512 x 512) (at least 0.01), x input bands / 3 (``dataMask`` not counted unless alone),
+    x 2 for a 32-bit float output, x 2 for Sentinel-1 orthorectification; at least 0.005 PU.
+    """
+    area = max(0.01, width * height / 512 ** 2)
+    counted = [b for b in input_bands if b != "dataMask"] or input_bands
+    factor = len(counted) / 3
+    if any(t.upper() in ("FLOAT32", "AUTO_FLOAT") for t in sample_types):
+        factor *= 2
+    if orthorectify:
+        factor *= 2
+    return max(0.005, area * factor)
 
 
 def _geotiff(arr: npt.NDArray[Any], crs: CRS, transform: Affine) -> bytes:
@@ -216,6 +289,9 @@ class SentinelHubStandIn:
         self.scenario = scenario or Scenario.default([], date(2015, 1, 1), date(2100, 1, 1))
         self.max_px = max_px
         self.page_size = page_size
+        self.pu_quota: float | None = None
+        """Processing units the account may still spend; None: no limit. Requests beyond it get 403."""
+        self.pu_spent = 0.0
         self.items: list[Item] = []
         self.received: list[Received] = []
         self.faults: list[Fault] = []
@@ -279,7 +355,11 @@ class SentinelHubStandIn:
 
     def add_item(self, aoi: AOI, sensor: str, when: datetime, geometry: BaseGeometry | None = None,
                  render_time: datetime | None = None, item_id: str | None = None, **properties: Any) -> Item:
-        """Add one catalog item (default footprint: the AOI's bbox grown by 0.05 degrees)."""
+        """Add one catalog item (default footprint: the AOI's bbox grown by 0.05 degrees).
+
+        Sentinel-1 items are IW dual-polarisation (``DV``) unless ``properties`` say otherwise, e.g.
+        ``**{"s1:polarization": "SV", "sar:polarizations": ["VV"]}`` for a single-polarisation scene.
+        """
         if geometry is None:
             b = aoi.geometry.bounds
             geometry = box(b[0] - 0.05, b[1] - 0.05, b[2] + 0.05, b[3] + 0.05)
@@ -301,33 +381,43 @@ class SentinelHubStandIn:
         return item
 
     def add_acquisitions(self, aoi: AOI, sensor: str, start: date, end: date, tiles: int = 2,
-                         coverage: float = 1.0) -> list[datetime]:
+                         coverage: float = 1.0, single_pol: bool = True) -> list[datetime]:
         """Add the scenario's acquisitions of ``aoi`` in the period, each as ``tiles`` overlapping items.
 
-        Sentinel-2 tiles split the AOI west/east and are 2.5 s apart; Sentinel-1 slices split it north/south and
-        are 25 s apart (as in one datatake). ``coverage`` < 1 keeps only the western part of the AOI covered.
-        Cloud cover is the simulator's own cloud fraction of that acquisition. Returns the acquisition times.
+        Item datetimes carry milliseconds (the first item of an acquisition is :data:`ITEM_MS` after the
+        scenario's time, as real sensing times are never whole seconds). Sentinel-2 tiles split the AOI west/east
+        and are 2.5 s apart; Sentinel-1 slices split it north/south and are 25 s apart (as in one datatake).
+        ``coverage`` < 1 keeps only the western part of the AOI covered. Cloud cover is the simulator's own cloud
+        fraction of that acquisition. With ``single_pol`` (Sentinel-1), each acquisition also gets a
+        single-polarisation (``SV``) scene of another platform 6 hours later, which a dual-polarisation search must
+        not find. Returns the scenario's acquisition times (whole seconds; the pixels are rendered at them).
         """
         times = self.scenario.acquisitions(aoi, sensor, start, end)
         b = aoi.geometry.bounds
         for t in times:
+            if sensor == "s1" and single_pol:
+                sv = t + timedelta(hours=6) + ITEM_MS
+                self.add_item(aoi, sensor, sv, render_time=t, item_id=(
+                    f"S1B_IW_GRDH_1SSV_{sv:%Y%m%dT%H%M%S}_{sv + timedelta(seconds=25):%Y%m%dT%H%M%S}_077"),
+                    platform="sentinel-1b", **{"s1:polarization": "SV", "sar:polarizations": ["VV"]})
             cloud = 100.0 * cloud_fraction(self.scenario, aoi.id, sensor, t) if sensor == "s2" else None
             extra = {"eo:cloud_cover": round(cloud, 2)} if cloud is not None else {}
             if coverage < 1.0:
                 east = b[0] + coverage * (b[2] - b[0])
-                self.add_item(aoi, sensor, t, box(b[0] - 0.05, b[1] - 0.05, east, b[3] + 0.05), **extra)
+                self.add_item(aoi, sensor, t + ITEM_MS, box(b[0] - 0.05, b[1] - 0.05, east, b[3] + 0.05),
+                              render_time=t, **extra)
                 continue
             for k in range(tiles):
                 if sensor == "s2":
                     w = (b[2] - b[0]) / tiles
                     geom = box(b[0] - 0.05 + k * w, b[1] - 0.05, b[0] + (k + 1) * w + 0.05 + (0.02 if k else 0),
                                b[3] + 0.05)
-                    when = t + timedelta(seconds=2.5 * k)
+                    when = t + ITEM_MS + timedelta(seconds=2.5 * k)
                     item_id = f"S2A_MSIL2A_{t:%Y%m%dT%H%M%S}_N0511_R031_T53TL{'HJKL'[k % 4]}_{t:%Y%m%dT%H%M%S}"
                 else:
                     h = (b[3] - b[1]) / tiles
                     geom = box(b[0] - 0.05, b[3] - (k + 1) * h - 0.05, b[2] + 0.05, b[3] - k * h + 0.05)
-                    when = t + timedelta(seconds=25 * k)
+                    when = t + ITEM_MS + timedelta(seconds=25 * k)
                     item_id = (f"S1A_IW_GRDH_1SDV_{when:%Y%m%dT%H%M%S}_"
                                f"{when + timedelta(seconds=25):%Y%m%dT%H%M%S}_05{k}")
                 self.add_item(aoi, sensor, when, geom, render_time=t, item_id=item_id, **extra)
@@ -431,7 +521,7 @@ class SentinelHubStandIn:
         if not (1 <= width <= self.max_px and 1 <= height <= self.max_px):
             return _error(400, f"The request image width and height must be between 1 and {self.max_px} pixels "
                                f"(requested {width} x {height}).", code="RENDERER_EXCEPTION")
-        inputs, outputs = _evalscript(payload["evalscript"])
+        inputs, units, outputs = _evalscript(payload["evalscript"])
         declared = {o[0]: o for o in outputs}
         responses = [r["identifier"] for r in output["responses"]]
         for r in output["responses"]:
@@ -441,9 +531,18 @@ class SentinelHubStandIn:
                 raise _BadRequestError(f"format {r['format']['type']} is not served by the stand-in")
         transform = Affine((maxx - minx) / width, 0, minx, 0, -(maxy - miny) / height, maxy)
         request_4326 = project_geometry(box(minx, miny, maxx, maxy), crs, 4326)
+        wanted = {"s1:polarization": data["dataFilter"].get("polarization"),
+                  "sar:instrument_mode": data["dataFilter"].get("acquisitionMode")}
         with self._lock:
             found = [i for i in self.items if i.sensor == sensor and t0 <= i.datetime <= t1
-                     and i.geometry.intersects(request_4326)]
+                     and i.geometry.intersects(request_4326)
+                     and all(v is None or i.properties.get(k) == v for k, v in wanted.items())]
+        processing = data.get("processing") or {}
+        pu = processing_units(width, height, inputs, [declared[r][2] for r in responses],
+                              orthorectify=sensor == "s1" and bool(processing.get("orthorectify")))
+        with self._lock:
+            if self.pu_quota is not None and self.pu_spent + pu > self.pu_quota:
+                return _error(403, QUOTA_MESSAGE, "Forbidden", _CODES[403])
         values = {name: np.zeros((height, width), np.float32) for name in inputs}
         mask = np.zeros((height, width), np.uint8)
         if found:
@@ -467,6 +566,8 @@ class SentinelHubStandIn:
                     band = np.where(valid, warped[scene.bands.index(name)], 0).astype(np.float32)
                     if sensor == "s1" and not db:
                         band = np.where(valid, 10 ** (band / 10), 0).astype(np.float32)
+                    if sensor == "s2" and name.startswith("B") and units.get(name, "REFLECTANCE") == "DN":
+                        band = band * np.float32(10000)  # harmonised L2A: DN = 10000 x reflectance
                     values[name] = band
         values["dataMask"] = mask.astype(np.float32)
         files = {}
@@ -476,18 +577,25 @@ class SentinelHubStandIn:
             if len(names) != n_bands:
                 raise _BadRequestError(
                     f"output {ident} declares {n_bands} bands but evaluatePixel would return {len(names)}")
-            dtype = {"UINT8": np.uint8, "UINT16": np.uint16}.get(sample_type, np.float32)
-            arr = np.stack([values[n] for n in names]).astype(dtype)
+            stack = np.stack([values[n] for n in names])
+            integer = {"UINT8": ("uint8", 255), "UINT16": ("uint16", 65535)}.get(sample_type.upper())
+            if integer is not None:  # the service rounds and clamps to the integer type's range
+                arr = np.clip(np.rint(np.nan_to_num(stack)), 0, integer[1]).astype(integer[0])
+            else:
+                arr = stack.astype(np.float32)
             files[ident] = _geotiff(arr, crs, transform)
+        with self._lock:
+            self.pu_spent += pu
+        headers = {"x-processingunits-spent": f"{pu:.6f}"}
         if len(files) == 1:
-            return _Answer(200, next(iter(files.values())), "image/tiff")
+            return _Answer(200, next(iter(files.values())), "image/tiff", headers)
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
             for ident, blob in files.items():
                 info = tarfile.TarInfo(f"{ident}.tif")
                 info.size = len(blob)
                 tar.addfile(info, io.BytesIO(blob))
-        return _Answer(200, buf.getvalue(), "application/x-tar")
+        return _Answer(200, buf.getvalue(), "application/x-tar", headers)
 
     def next_fault(self, endpoint: str) -> Fault | None:
         with self._lock:
@@ -518,12 +626,12 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.delay_s:
             time.sleep(fault.delay_s)
         if fault is not None and fault.status is not None:
-            answer = _error(fault.status, f"injected fault {fault.status}", "Injected", "INJECTED")
-            if fault.retry_after_ms is not None:
-                answer.headers["Retry-After"] = str(fault.retry_after_ms)
+            answer = fault.answer()
         else:
             answer = self.owner.answer(endpoint, headers, body)
         record.status = answer.status
+        spent = answer.headers.get("x-processingunits-spent")
+        record.pu = float(spent) if spent is not None and answer.status == 200 else 0.0
         payload = answer.body
         try:
             self.send_response(answer.status)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import tarfile
 import time
+import warnings
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,25 +21,30 @@ from shapely.geometry import box
 
 from satwatch.aoi import AOI, load_catalog
 from satwatch.cli import main
-from satwatch.errors import CredentialsError, ProviderError, UsageError
+from satwatch.errors import CredentialsError, NoDataError, ProviderError, UsageError
 from satwatch.imagery import sentinel_hub
 from satwatch.imagery.archive import Archive
 from satwatch.imagery.scene import read_scene
 from satwatch.imagery.sentinel_hub import (
+    DN_SCALE,
     EVALSCRIPTS,
     MAX_PX,
     PROVIDER_URLS,
+    TIME_PAD,
     Piece,
     RetryPolicy,
+    SentinelHubAcquisition,
     SentinelHubSource,
     decode_process_response,
     group_acquisitions,
     plan_grid,
     resolve_config,
+    time_range,
 )
 from satwatch.imagery.simulated import render, scene_grid
+from satwatch.imagery.source import Acquisition
 from satwatch.settings import Settings, load_settings
-from tests.imagery.sh_standin import SentinelHubStandIn
+from tests.imagery.sh_standin import ITEM_MS, QUOTA_MESSAGE, SentinelHubStandIn, processing_units
 
 SECRET = "s3cr3t-Zq9x-never-print-me"
 CLIENT = "satwatch-test-client"
@@ -77,6 +86,19 @@ def _no_scene_files(root: Path) -> bool:
     return not [p for p in root.rglob("*.tif") if not p.name.startswith(".")] if root.exists() else True
 
 
+def _same_reflectance(fetched: np.ndarray, expected: np.ndarray) -> bool:
+    """Equal up to the 1e-4 steps of uint16 DN, with NaN at the same pixels (Sentinel-2 travels as DN)."""
+    return bool(np.array_equal(np.isnan(fetched), np.isnan(expected))
+                and np.allclose(fetched, expected, atol=0.5e-4 + 1e-6, equal_nan=True))
+
+
+def _range(body: dict[str, Any]) -> tuple[datetime, datetime]:
+    [data] = body["input"]["data"]
+    tr = data["dataFilter"]["timeRange"]
+    return (datetime.fromisoformat(tr["from"].replace("Z", "+00:00")),
+            datetime.fromisoformat(tr["to"].replace("Z", "+00:00")))
+
+
 # ------------------------------------------------------------------------------------------------ search
 
 
@@ -84,18 +106,28 @@ def test_search_gives_one_entry_per_acquisition_across_pages(standin: SentinelHu
     standin.page_size = 3  # 4 acquisitions x 2 tiles = 8 items -> 3 pages
     times = standin.add_acquisitions(dunai, "s2", START, END, tiles=2)
     found = _source().search(dunai, START, END, "s2")
-    assert [a.acquired for a in found] == times and len(times) >= 3
+    assert [a.acquired for a in found] == [t + ITEM_MS for t in times] and len(times) >= 3  # milliseconds kept
     for acq in found:
         assert acq.source == "sentinel-hub" and acq.simulated is False and acq.sensor == "s2"
         assert len(acq.item_id.split(",")) == 2 and acq.coverage == pytest.approx(1.0)
         assert acq.cloud_fraction is not None and 0.0 <= acq.cloud_fraction <= 1.0
+        assert isinstance(acq, SentinelHubAcquisition) and acq.last_item == acq.acquired + timedelta(seconds=2.5)
     catalog = standin.requests_to("catalog")
     assert [r.json.get("next") for r in catalog] == [None, 3, 6]
     body = catalog[0].json
     assert body["collections"] == ["sentinel-2-l2a"]
-    assert body["datetime"] == "2024-10-01T00:00:00Z/2024-10-20T23:59:59Z"
+    assert body["datetime"] == "2024-10-01T00:00:00Z/2024-10-20T23:59:59.999999Z"
     assert body["intersects"]["type"] in ("Polygon", "MultiPolygon")
     assert all(r.headers["authorization"].startswith("Bearer ") for r in catalog)
+
+
+def test_search_reaches_the_last_millisecond_of_the_end_day(standin: SentinelHubStandIn, dunai: AOI) -> None:
+    last_second = datetime(2024, 10, 20, 23, 59, 59, 512000, tzinfo=UTC)  # a real item's sensing time has ms
+    standin.add_item(dunai, "s2", last_second, **{"eo:cloud_cover": 5.0})
+    standin.add_item(dunai, "s2", datetime(2024, 10, 21, tzinfo=UTC), **{"eo:cloud_cover": 5.0})  # next day
+    standin.add_item(dunai, "s2", datetime(2024, 10, 1, tzinfo=UTC), **{"eo:cloud_cover": 5.0})  # first instant
+    found = _source().search(dunai, START, END, "s2")
+    assert [a.acquired for a in found] == [datetime(2024, 10, 1, tzinfo=UTC), last_second]
 
 
 def test_search_filters_cloud_and_coverage_per_acquisition(standin: SentinelHubStandIn, dunai: AOI) -> None:
@@ -120,8 +152,11 @@ def test_search_filters_cloud_and_coverage_per_acquisition(standin: SentinelHubS
 
 def test_search_s1_asks_for_iw_dual_pol_and_has_no_cloud(standin: SentinelHubStandIn, dunai: AOI) -> None:
     times = standin.add_acquisitions(dunai, "s1", START, END)
+    sv = [i for i in standin.items if i.properties["s1:polarization"] == "SV"]
+    assert len(sv) == len(times) > 0  # the catalog also holds single-polarisation scenes, as the real one does
     found = _source(max_cloud=0.1).search(dunai, START, END, "s1")
-    assert [a.acquired for a in found] == times and all(a.cloud_fraction is None for a in found)
+    assert [a.acquired for a in found] == [t + ITEM_MS for t in times] and all(a.cloud_fraction is None for a in found)
+    assert not any("1SSV" in a.item_id for a in found)
     flt = standin.requests_to("catalog")[0].json["filter"]
     assert "sar:instrument_mode='IW'" in flt and "s1:polarization='DV'" in flt
 
@@ -166,15 +201,21 @@ def test_fetch_request_body_and_scene_contract_s2(standin: SentinelHubStandIn, d
     assert body["input"]["bounds"]["bbox"] == pytest.approx([left, top - 10 * height, left + 10 * width, top])
     assert (body["output"]["width"], body["output"]["height"]) == (width, height) and max(width, height) <= MAX_PX
     [data] = body["input"]["data"]
-    assert data["type"] == "sentinel-2-l2a"
-    t0 = datetime.fromisoformat(data["dataFilter"]["timeRange"]["from"].replace("Z", "+00:00"))
-    t1 = datetime.fromisoformat(data["dataFilter"]["timeRange"]["to"].replace("Z", "+00:00"))
-    assert t0 <= acq.acquired <= t1 and t1 - t0 <= timedelta(minutes=15)
-    assert [t for t in times if t0 <= t <= t1] == [acq.acquired]  # exactly one acquisition in the range
+    assert data["type"] == "sentinel-2-l2a" and data["processing"] == {"harmonizeValues": True}
+    t0, t1 = _range(body)
+    # the range spans the overpass's two tiles (2.5 s apart) with a minute either side, and nothing else
+    assert (t0, t1) == (acq.acquired - TIME_PAD, acq.acquired + timedelta(seconds=2.5) + TIME_PAD)
+    assert [t for t in times if t0 <= t + ITEM_MS <= t1] == [times[1]]  # exactly one acquisition in the range
+    # Sentinel-2 travels as 16-bit DN: half the processing units of FLOAT32 reflectance
     assert body["evalscript"] == EVALSCRIPTS["s2"]
+    assert '{id: "default", bands: 7, sampleType: "UINT16"}' in body["evalscript"]
+    assert "FLOAT32" not in body["evalscript"] and "REFLECTANCE" not in body["evalscript"]
     assert '["B02", "B03", "B04", "B08", "B11", "B12", "SCL", "dataMask"]' in body["evalscript"]
     assert [r["identifier"] for r in body["output"]["responses"]] == ["default", "dataMask"]
     assert req.headers["accept"] == "application/x-tar"
+    assert req.pu == pytest.approx(processing_units(width, height, [f"b{i}" for i in range(7)], ["UINT16", "UINT8"]))
+    assert req.pu == pytest.approx(width * height / 512 ** 2 * 7 / 3) and req.pu == pytest.approx(6.03, abs=0.01)
+    assert req.pu == pytest.approx(processing_units(width, height, ["b"] * 7, ["FLOAT32", "UINT8"]) / 2)
 
     with rasterio.open(path) as ds:
         assert ds.crs.to_epsg() == 32653 and ds.res == (10.0, 10.0)
@@ -184,9 +225,13 @@ def test_fetch_request_body_and_scene_contract_s2(standin: SentinelHubStandIn, d
         tags = ds.tags()
     assert tags["SATWATCH_SOURCE"] == "sentinel-hub" and tags["SATWATCH_SIMULATED"] == "false"
     assert tags["SATWATCH_SENSOR"] == "s2" and tags["SATWATCH_ACQUIRED"] == acq.acquired.strftime("%Y-%m-%dT%H:%M:%SZ")
-    # the stand-in renders the simulator's scene: fetched pixels equal it exactly, so georeferencing is right
+    # the stand-in renders the simulator's scene: fetched pixels equal it (to the DN step), so georeferencing is
+    # right and DN became reflectance again; SCL stays class codes, no-data stays NaN
     expected = render(dunai, times[1], "s2", standin.scenario).scene
-    assert np.array_equal(read_scene(path).data, expected.data, equal_nan=True)
+    fetched = read_scene(path)
+    assert _same_reflectance(fetched.data, expected.data) and float(np.nanmax(fetched.data[:6])) < 2.0  # not DN
+    assert 0.0 < float(np.nanmedian(fetched.band("B04"))) < 1.0
+    assert np.array_equal(fetched.band("SCL"), expected.band("SCL"), equal_nan=True)
     item = json.loads(path.with_suffix(".json").read_text())["properties"]
     assert acq.cloud_fraction is not None
     assert item["eo:cloud_cover"] == pytest.approx(100 * acq.cloud_fraction, abs=0.01)
@@ -199,14 +244,18 @@ def test_fetch_s1_sigma0_db_orthorectified(standin: SentinelHubStandIn, dunai: A
     src = _source()
     [acq, *_] = src.search(dunai, START, END, "s1")
     path = src.fetch(acq, dunai, _archive_root(tmp_path))
-    [data] = standin.requests_to("process")[0].json["input"]["data"]
+    [req] = standin.requests_to("process")
+    [data] = req.json["input"]["data"]
     assert data["type"] == "sentinel-1-grd"
     assert data["processing"] == {"backCoeff": "SIGMA0_ELLIPSOID", "orthorectify": True, "demInstance": "COPERNICUS_30"}
     assert data["dataFilter"]["acquisitionMode"] == "IW" and data["dataFilter"]["polarization"] == "DV"
+    assert req.json["evalscript"] == EVALSCRIPTS["s1"] and 'sampleType: "FLOAT32"' in EVALSCRIPTS["s1"]
+    assert "s1" not in DN_SCALE  # dB stays float32: negative, fractional
+    assert _range(req.json) == (acq.acquired - TIME_PAD, acq.acquired + timedelta(seconds=25) + TIME_PAD)
     scene = read_scene(path)
     assert scene.bands == ("VV", "VH") and scene.meta.source == "sentinel-hub" and not scene.meta.simulated
     assert -30 < float(np.nanmedian(scene.band("VV"))) < 5  # dB, not linear power
-    expected = render(dunai, acq.acquired, "s1", standin.scenario).scene
+    expected = render(dunai, acq.acquired - ITEM_MS, "s1", standin.scenario).scene
     assert np.array_equal(scene.data, expected.data, equal_nan=True)
 
 
@@ -235,7 +284,7 @@ def test_large_aoi_is_split_and_merged(standin: SentinelHubStandIn, dunai: AOI, 
     assert sizes == [(421, 402)] * 4 and all(r.status == 200 for r in standin.requests_to("process"))
     scene = read_scene(path)
     expected = render(dunai, times[0], "s2", standin.scenario).scene
-    assert scene.transform == expected.transform and np.array_equal(scene.data, expected.data, equal_nan=True)
+    assert scene.transform == expected.transform and _same_reflectance(scene.data, expected.data)
 
 
 def test_service_pixel_limit_answer_is_reported(standin: SentinelHubStandIn, dunai: AOI, tmp_path: Path) -> None:
@@ -243,7 +292,7 @@ def test_service_pixel_limit_answer_is_reported(standin: SentinelHubStandIn, dun
     standin.add_acquisitions(dunai, "s2", START, END)
     src = _source()  # still plans 2500 px requests
     acq = src.search(dunai, START, END, "s2")[0]
-    with pytest.raises(ProviderError, match=r"HTTP 400: .*between 1 and 500"):
+    with pytest.raises(ProviderError, match=r"HTTP 400 RENDERER_EXCEPTION: .*between 1 and 500"):
         src.fetch(acq, dunai, _archive_root(tmp_path))
     assert [r.status for r in standin.requests_to("process")] == [400]  # a 400 is not retried
     assert _no_scene_files(_archive_root(tmp_path))
@@ -292,6 +341,71 @@ def test_pixels_outside_the_acquisition_are_nan(standin: SentinelHubStandIn, dun
     assert valid[0][:, :300].all() and not valid[0][:, -300:].any()
 
 
+def test_time_range_spans_the_group_not_ten_minutes(standin: SentinelHubStandIn, dunai: AOI, tmp_path: Path) -> None:
+    t = datetime(2024, 10, 3, 1, 40, 10, 311000, tzinfo=UTC)
+    own, other = datetime(2024, 10, 3, 1, 40, 10, tzinfo=UTC), datetime(2024, 10, 13, 1, 40, 10, tzinfo=UTC)
+    standin.add_item(dunai, "s2", t, render_time=own, **{"eo:cloud_cover": 5.0})
+    standin.add_item(dunai, "s2", t + timedelta(seconds=4), render_time=own, **{"eo:cloud_cover": 5.0})
+    # another platform 5 minutes later: its own acquisition, which the Process request must not mosaic in
+    standin.add_item(dunai, "s2", t + timedelta(minutes=5), render_time=other, platform="sentinel-2b",
+                     **{"eo:cloud_cover": 5.0})
+    src = _source()
+    first, second = src.search(dunai, START, END, "s2")
+    assert isinstance(first, SentinelHubAcquisition) and first.last_item == t + timedelta(seconds=4)
+    assert time_range(first) == (t - TIME_PAD, t + timedelta(seconds=4) + TIME_PAD)
+    path = src.fetch(first, dunai, _archive_root(tmp_path))
+    assert _range(standin.requests_to("process")[0].json) == time_range(first)
+    assert _same_reflectance(read_scene(path).data, render(dunai, own, "s2", standin.scenario).scene.data)
+    # an acquisition that does not know its last item gets the widest span a group can have
+    plain = Acquisition(dunai.id, "s2", t, "sentinel-hub", False)
+    assert time_range(plain) == (t - TIME_PAD, t + timedelta(minutes=10))
+    assert second.acquired == t + timedelta(minutes=5) and time_range(second)[0] > time_range(first)[1]
+
+
+def test_all_no_data_answer_is_not_archived(standin: SentinelHubStandIn, dunai: AOI, tmp_path: Path) -> None:
+    standin.add_acquisitions(dunai, "s2", START, END)
+    src = _source()
+    acq = src.search(dunai, START, END, "s2")[0]
+    items = list(standin.items)
+    standin.items.clear()  # the catalog listed it, the Process API has no data for it (yet)
+    with pytest.raises(NoDataError, match=r"returned no valid pixel of ru_dunai s2 .*nothing archived") as err:
+        src.fetch(acq, dunai, _archive_root(tmp_path))
+    assert isinstance(err.value, ProviderError) and err.value.exit_code == 1
+    assert _no_scene_files(_archive_root(tmp_path))
+    assert not Archive(_archive_root(tmp_path)).has(dunai.id, "s2", acq.acquired)
+    standin.items.extend(items)  # a later run asks again and gets the scene
+    path = src.fetch(acq, dunai, _archive_root(tmp_path))
+    assert np.isfinite(read_scene(path).data[0]).all() and len(standin.requests_to("process")) == 2
+
+
+def test_decoder_scales_uint16_dn_to_reflectance() -> None:
+    from rasterio.io import MemoryFile
+
+    dn = np.array([[[0, 523, 10000, 12000]], [[3, 8, 9, 65535]]], np.uint16)  # B-band DN, SCL codes; 1 x 4 px
+    mask = np.array([[[0, 1, 1, 1]]], np.uint8)
+    members = {}
+    for name, arr in (("default", dn), ("dataMask", mask)):
+        with MemoryFile() as mem:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with mem.open(driver="GTiff", width=4, height=1, count=arr.shape[0], dtype=arr.dtype) as dst:
+                    dst.write(arr)
+            members[name] = bytes(mem.read())
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, blob in members.items():
+            info = tarfile.TarInfo(f"{name}.tif")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    data, valid = decode_process_response(buf.getvalue(), 2, 1, 4, (10000.0, 1.0))
+    assert data.dtype == np.float32 and valid.tolist() == [[False, True, True, True]]
+    assert np.isnan(data[:, 0, 0]).all()  # no data stays NaN, not 0
+    assert data[0, 0, 1:].tolist() == pytest.approx([0.0523, 1.0, 1.2])  # reflectance, above 1 kept
+    assert data[1, 0, 1:].tolist() == [8.0, 9.0, 65535.0]  # class codes unchanged
+    with pytest.raises(ValueError, match="1 divisors for 2 bands"):
+        decode_process_response(buf.getvalue(), 2, 1, 4, (10000.0,))
+
+
 def test_decoder_accepts_single_tiff_and_refuses_broken_answers() -> None:
     from rasterio.errors import NotGeoreferencedWarning
     from rasterio.io import MemoryFile
@@ -335,16 +449,20 @@ def test_token_and_catalog_5xx_are_retried(standin: SentinelHubStandIn, dunai: A
     assert [r.status for r in standin.requests_to("catalog")] == [502, 200]
 
 
-def test_429_waits_retry_after_milliseconds(standin: SentinelHubStandIn, dunai: AOI, tmp_path: Path) -> None:
+def test_429_waits_retry_after_milliseconds(standin: SentinelHubStandIn, dunai: AOI, tmp_path: Path,
+                                           caplog: pytest.LogCaptureFixture) -> None:
     standin.add_acquisitions(dunai, "s1", START, END)
     src = _source()
     acq = src.search(dunai, START, END, "s1")[0]
     standin.fault("process", status=429, retry_after_ms=300, times=2)
+    caplog.set_level(logging.INFO, logger="satwatch")
     began = time.monotonic()
-    with pytest.warns(Warning, match="rate limit"):
-        src.fetch(acq, dunai, _archive_root(tmp_path))
+    src.fetch(acq, dunai, _archive_root(tmp_path))
     assert time.monotonic() - began >= 0.6  # 2 x 300 ms, as the service asked
     assert [r.status for r in standin.requests_to("process")] == [429, 429, 200]
+    waits = [r for r in caplog.records if "429" in r.getMessage()]
+    assert [r.levelno for r in waits] == [logging.INFO] * 2  # a scheduled run's log shows every wait
+    assert "process request: waiting 0.3 s as its Retry-After asks (try 1 of 3)" in waits[0].getMessage()
 
 
 def test_endless_429_gives_up_after_bounded_tries(standin: SentinelHubStandIn, dunai: AOI, tmp_path: Path) -> None:
@@ -352,10 +470,59 @@ def test_endless_429_gives_up_after_bounded_tries(standin: SentinelHubStandIn, d
     src = _source()
     acq = src.search(dunai, START, END, "s1")[0]
     standin.fault("process", status=429, retry_after_ms=10, times=1000)
-    with pytest.warns(Warning), pytest.raises(ProviderError, match="429 Too Many Requests"):
+    with pytest.raises(ProviderError, match=r"kept answering 429 Too Many Requests to the process request \(3 tries"):
         src.fetch(acq, dunai, _archive_root(tmp_path))
     assert len(standin.requests_to("process")) == FAST.rate_limited
     assert _no_scene_files(_archive_root(tmp_path))
+
+
+@pytest.mark.parametrize("endpoint", ["token", "catalog", "process"])
+def test_long_retry_after_stops_at_once_with_one_line(standin: SentinelHubStandIn, dunai: AOI, tmp_path: Path,
+                                                      endpoint: str) -> None:
+    standin.add_acquisitions(dunai, "s1", START, END)
+    src = _source(retry=replace(FAST, max_wait_s=2.0))
+    acq = src.search(dunai, START, END, "s1")[0] if endpoint == "process" else None
+    sentinel_hub._SESSIONS.clear()  # the token request happens again
+    standin.fault(endpoint, status=429, retry_after_ms=600_000, times=1000)  # ten minutes
+    began = time.monotonic()
+    with pytest.raises(ProviderError) as err:
+        if acq is None:
+            src.search(dunai, START, END, "s1")
+        else:
+            src.fetch(acq, dunai, _archive_root(tmp_path))
+    assert time.monotonic() - began < 2.0  # stopped, did not sleep
+    what = {"token": "token request", "catalog": "catalog search", "process": "process request"}[endpoint]
+    assert str(err.value).startswith(f"sentinel-hub answered 429 Too Many Requests to the {what} with Retry-After "
+                                     "600 s (10 min), longer than the 2 s limit on one rate-limit wait")
+    assert "\n" not in str(err.value) and "credential" not in str(err.value).lower()
+    assert [r.status for r in standin.requests_to(endpoint)] == [429]
+    assert not isinstance(err.value, CredentialsError) and err.value.exit_code == 1
+
+
+def test_rate_limited_token_request_is_waited_out(standin: SentinelHubStandIn, dunai: AOI,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    standin.add_acquisitions(dunai, "s1", START, END)
+    standin.fault("token", status=429, retry_after_ms=200, times=2)
+    caplog.set_level(logging.INFO, logger="satwatch")
+    began = time.monotonic()
+    assert _source().search(dunai, START, END, "s1")
+    assert time.monotonic() - began >= 0.4
+    assert [r.status for r in standin.requests_to("token")] == [429, 429, 200]
+    assert sum("429 Too Many Requests to the token request: waiting 0.2 s" in r.getMessage()
+               for r in caplog.records if r.levelno == logging.INFO) == 2
+
+
+def test_retry_after_without_header_or_unreadable_waits_the_default(caplog: pytest.LogCaptureFixture) -> None:
+    policy = RetryPolicy(rate_limited=5, default_retry_after_s=7.0, max_wait_s=60.0)
+    caplog.set_level(logging.INFO, logger="satwatch")
+    assert sentinel_hub._rate_limit_wait({}, policy, "cdse", "process request", 1) == 7.0
+    assert sentinel_hub._rate_limit_wait({"Retry-After": "soon"}, policy, "cdse", "process request", 1) == 7.0
+    assert sentinel_hub._rate_limit_wait({"Retry-After": "1500"}, policy, "cdse", "process request", 4) == 1.5
+    with pytest.raises(ProviderError, match=r"Retry-After 60\.001 s, longer than the 60 s limit"):
+        sentinel_hub._rate_limit_wait({"Retry-After": "60001"}, policy, "cdse", "process request", 1)
+    with pytest.raises(ProviderError, match=r"kept answering .* \(5 tries\)"):
+        sentinel_hub._rate_limit_wait({"Retry-After": "1"}, policy, "cdse", "process request", 5)
+    assert len([r for r in caplog.records if r.levelno == logging.INFO]) == 3
 
 
 def test_slow_answer_times_out_and_is_retried(standin: SentinelHubStandIn, dunai: AOI, tmp_path: Path) -> None:
@@ -389,21 +556,78 @@ def test_interrupted_download_leaves_no_scene(standin: SentinelHubStandIn, dunai
     assert not Archive(_archive_root(tmp_path)).has(dunai.id, "s1", acq.acquired)
 
 
-@pytest.mark.parametrize(("endpoint", "status"), [("token", None), ("catalog", 403), ("process", 401)])
+@pytest.mark.parametrize(("endpoint", "status", "code"), [
+    ("token", None, None),  # a wrong secret: Keycloak's 401 unauthorized_client
+    ("token", 401, "invalid_client"),
+    ("token", 400, "unauthorized_client"),  # the OAuth2 error names the client whatever the status
+    ("token", 401, "invalid_grant"),  # a 401 whatever the OAuth2 error
+    ("catalog", 401, None),
+    ("process", 401, None),
+])
 def test_rejected_credentials_give_the_fixed_line(standin: SentinelHubStandIn, dunai: AOI, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch, endpoint: str,
-                                                  status: int | None) -> None:
+                                                  status: int | None, code: str | None) -> None:
     standin.add_acquisitions(dunai, "s2", START, END)
-    if endpoint == "token":
+    if status is None:
         monkeypatch.setenv("SH_CLIENT_SECRET", "not-the-secret")
     else:
-        standin.fault(endpoint, status=status)
+        standin.fault(endpoint, status=status, code=code)
     src = _source()
     with pytest.raises(CredentialsError) as err:
         acq = src.search(dunai, START, END, "s2")[0]
         src.fetch(acq, dunai, _archive_root(tmp_path))
     assert str(err.value) == REJECTED and err.value.exit_code == 3
     assert len(standin.requests_to(endpoint)) == 1  # rejected credentials are not retried
+
+
+@pytest.mark.parametrize("endpoint", ["catalog", "process"])
+def test_403_quota_quotes_the_server_never_credentials(standin: SentinelHubStandIn, dunai: AOI, tmp_path: Path,
+                                                        endpoint: str) -> None:
+    standin.add_acquisitions(dunai, "s2", START, END)
+    src = _source()
+    acq = src.search(dunai, START, END, "s2")[0]
+    standin.fault(endpoint, status=403, code="RATE_LIMIT_EXCEEDED",
+                  message="Monthly processing units quota exceeded (10000 PU)")
+    with pytest.raises(ProviderError) as err:
+        if endpoint == "catalog":
+            src.search(dunai, START, END, "s2")
+        else:
+            src.fetch(acq, dunai, _archive_root(tmp_path))
+    text = str(err.value)
+    what = "catalog search" if endpoint == "catalog" else "process request"
+    assert text.startswith(f"sentinel-hub refused the {what} (HTTP 403 RATE_LIMIT_EXCEEDED): Monthly processing "
+                           "units quota exceeded (10000 PU). ")
+    assert "credential" not in text.lower() and "SH_CLIENT" not in text and "\n" not in text
+    assert not isinstance(err.value, CredentialsError) and err.value.exit_code == 1
+    assert [r.status for r in standin.requests_to(endpoint)][-1] == 403
+    assert _no_scene_files(_archive_root(tmp_path))
+    # the session survives a 403: the next request reuses the token
+    assert src.search(dunai, START, END, "s2") and len(standin.requests_to("token")) == 1
+
+
+def test_used_up_quota_of_the_standin_is_a_403_with_its_message(standin: SentinelHubStandIn, dunai: AOI,
+                                                                 tmp_path: Path) -> None:
+    standin.add_acquisitions(dunai, "s2", START, END)
+    src = _source()
+    first, second, *_ = src.search(dunai, START, END, "s2")
+    standin.pu_quota = 8.0  # one 6 PU scene of ru_dunai fits, a second does not
+    src.fetch(first, dunai, _archive_root(tmp_path))
+    with pytest.raises(ProviderError, match=f"HTTP 403 COMMON_INSUFFICIENT_PERMISSIONS\\): {QUOTA_MESSAGE}"):
+        src.fetch(second, dunai, _archive_root(tmp_path))
+    assert standin.pu_spent == pytest.approx(6.03, abs=0.01)  # with FLOAT32 one scene alone (12 PU) would not fit
+
+
+@pytest.mark.parametrize(("status", "code", "needle"), [
+    (400, "invalid_request", r"token request refused with HTTP 400 \(invalid_request\): injected fault 400"),
+    (403, "access_denied", r"token request refused with HTTP 403 \(access_denied\)"),
+    (403, None, r"token request refused with HTTP 403 \(access_denied\)"),
+])
+def test_other_token_errors_are_not_credentials(standin: SentinelHubStandIn, dunai: AOI, status: int,
+                                                code: str | None, needle: str) -> None:
+    standin.fault("token", status=status, code=code)
+    with pytest.raises(ProviderError, match=needle) as err:
+        _source().authenticate()
+    assert not isinstance(err.value, CredentialsError) and "SH_CLIENT" not in str(err.value)
 
 
 # ------------------------------------------------------------------------------------------------ configuration
@@ -458,6 +682,31 @@ def test_provider_urls_overrides_and_collections(monkeypatch: pytest.MonkeyPatch
     assert sentinel_hub._collection("s2", "https://sh.example.org").service_url == "https://sh.example.org"
     assert sentinel_hub._collection("s1", "https://sh.example.org").api_id == "sentinel-1-grd"
     assert sentinel_hub._collection("s2", PROVIDER_URLS["sentinel-hub"][0]).api_id == "sentinel-2-l2a"
+
+
+def test_collection_defined_by_the_host_program_is_reused() -> None:
+    from sentinelhub.data_collections import DataCollection
+
+    url = "https://sh.host-program.example"
+    host = DataCollection.SENTINEL2_L2A.define_from("HOST_PROGRAM_S2", service_url=url)
+    mine = sentinel_hub._collection("s2", url)  # define_from under satwatch's name would raise ValueError
+    assert mine is host and mine.service_url == url and mine.api_id == "sentinel-2-l2a"
+    assert sentinel_hub._collection("s2", url) is host
+    other = sentinel_hub._collection("s1", url)  # not defined by the host: satwatch defines it
+    assert other.name.startswith("SATWATCH_SENTINEL1_IW_") and other.service_url == url
+
+
+def test_wait_cap_is_a_setting(monkeypatch: pytest.MonkeyPatch, standin: SentinelHubStandIn) -> None:
+    assert _source().retry.max_wait_s == 120.0 and sentinel_hub.DEFAULT_RETRY.max_wait_s == 120.0
+    monkeypatch.setenv("SATWATCH_SH_MAX_WAIT_S", "30")
+    assert load_settings().sh_max_wait_s == 30.0
+    src = SentinelHubSource("sentinel-hub", load_settings())
+    assert src.retry.max_wait_s == 30.0 and src.retry.attempts == FAST.attempts  # the rest of the default kept
+    assert _source(retry=RetryPolicy(max_wait_s=5.0)).retry.max_wait_s == 5.0  # an explicit policy wins
+    for bad in ("0", "-3", "soon", "inf"):
+        monkeypatch.setenv("SATWATCH_SH_MAX_WAIT_S", bad)
+        with pytest.raises(UsageError, match="SATWATCH_SH_MAX_WAIT_S"):
+            load_settings()
 
 
 def test_requests_go_to_the_configured_urls_only(standin: SentinelHubStandIn, dunai: AOI, tmp_path: Path) -> None:
@@ -542,6 +791,40 @@ def test_cli_credentials_errors_exit_3(standin: SentinelHubStandIn, monkeypatch:
     assert not standin.requests_to("catalog")
 
 
+def _error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("satwatch: error:") or "Traceback" in line
+            or "Warning" in line]
+
+
+def test_cli_fetch_quota_403_is_one_line_with_the_servers_message(
+        standin: SentinelHubStandIn, capsys: pytest.CaptureFixture[str]) -> None:
+    standin.add_acquisitions(load_catalog()["ru_dunai"], "s2", START, END)
+    standin.fault("process", status=403, code="COMMON_INSUFFICIENT_PERMISSIONS", message="quota exceeded", times=10)
+    code, out, err = _cli(capsys, "fetch", "--aoi", "ru_dunai", "--start", "2024-10-01", "--end", "2024-10-20",
+                          "--sensor", "s2")
+    assert code == 1 and not [line for line in out.splitlines() if line.startswith("wrote")]
+    [line] = _error_lines(err)
+    assert line.startswith("satwatch: error: sentinel-hub refused the process request (HTTP 403 "
+                           "COMMON_INSUFFICIENT_PERMISSIONS): quota exceeded. ")
+    assert "credential" not in err.lower() and "SH_CLIENT" not in err
+    assert len(standin.requests_to("process")) == 1  # a 403 is not retried
+
+
+def test_cli_fetch_ten_minute_retry_after_ends_within_the_cap(
+        standin: SentinelHubStandIn, capsys: pytest.CaptureFixture[str]) -> None:
+    standin.add_acquisitions(load_catalog()["ru_dunai"], "s2", START, END)
+    standin.fault("process", status=429, retry_after_ms=600_000, times=1000)
+    began = time.monotonic()
+    code, _, err = _cli(capsys, "fetch", "--aoi", "ru_dunai", "--start", "2024-10-01", "--end", "2024-10-20",
+                        "--sensor", "s2")
+    assert code == 1 and time.monotonic() - began < sentinel_hub.DEFAULT_RETRY.max_wait_s
+    [line] = _error_lines(err)
+    assert line.startswith("satwatch: error: sentinel-hub answered 429 Too Many Requests to the process request "
+                           "with Retry-After 600 s (10 min), longer than the 120 s (2 min) limit on one rate-limit "
+                           "wait")
+    assert "credential" not in err.lower()
+
+
 def test_cli_unreachable_service_is_one_line(monkeypatch: pytest.MonkeyPatch, standin: SentinelHubStandIn,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("SATWATCH_SH_TOKEN_URL", "http://127.0.0.1:9/oauth/token")  # nothing listens there
@@ -580,7 +863,7 @@ def test_no_secret_in_output_logs_or_files(standin: SentinelHubStandIn, dunai: A
     assert record["simulated"] is False and record["sources"] == ["sentinel-hub"] and results
 
     text = "".join(o + e for _, o, e in outputs) + caplog.text
-    assert "token request" in caplog.text or "Sending POST" in caplog.text  # debug logging was on
+    assert "sending POST request to" in caplog.text  # debug logging was on (satwatch's own request log)
     assert SECRET not in text and not any(tok in text for tok in standin.tokens)
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert any(p.name == "run.json" for p in files) and any(p.suffix == ".tif" for p in files)
