@@ -33,7 +33,7 @@ from prefect.tasks import exponential_backoff
 
 from satwatch.aoi import AOI
 from satwatch.cache import DetectionCache
-from satwatch.errors import SatwatchError, UsageError
+from satwatch.errors import NoDataError, SatwatchError, UsageError
 from satwatch.imagery.archive import Archive
 from satwatch.imagery.source import Acquisition
 from satwatch.monitor import (
@@ -85,9 +85,14 @@ def period(start: date | None, end: date | None, lookback_days: int | None,
 
 
 def _worth_retrying(task: object, task_run: object, state: State[Any]) -> bool:
-    """Retry I/O failures; never a user's mistake or rejected credentials (they fail the same way again)."""
+    """Retry I/O failures; never a user's mistake, rejected credentials or an all-no-data answer.
+
+    Each of those fails the same way again, and a no-data answer costs processing units every time it is asked.
+    """
     try:
         state.result()
+    except NoDataError:
+        return False
     except SatwatchError as exc:
         return exc.exit_code == 1
     except Exception:

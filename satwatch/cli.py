@@ -433,6 +433,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 def _cmd_fetch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from satwatch.errors import NoDataError
     from satwatch.imagery.archive import Archive
     from satwatch.settings import load_settings
 
@@ -447,7 +448,12 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     with tqdm(total=len(found), desc=f"{source.name} {aoi.id} {args.sensor}", unit="scene", file=sys.stderr) as bar:
         for acquisition in found:
             kept = archive.has(aoi.id, acquisition.sensor, acquisition.acquired)
-            path = source.fetch(acquisition, aoi, root)
+            try:
+                path = source.fetch(acquisition, aoi, root)
+            except NoDataError as exc:  # an all-no-data answer: nothing archived, the rest still fetched
+                bar.write(f"skipped: {exc}", file=sys.stdout)
+                bar.update(1)
+                continue
             entry = archive.get(aoi.id, acquisition.sensor, acquisition.acquired)
             height, width = entry.properties.get("proj:shape", [0, 0])
             valid = float(entry.properties.get("satwatch:valid_fraction", 0.0))
@@ -457,7 +463,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
                 detail += f", cloud {cloud:.0f}%"
             bar.write(f"{'already archived' if kept else 'wrote'} {path} ({detail})", file=sys.stdout)
             bar.update(1)
-    print(f"{len(found)} {args.sensor} scene(s) of {aoi.id} from {source.name} in {root}")
+    print(f"{len(found)} {args.sensor} acquisition(s) of {aoi.id} from {source.name} in {root}")
     return 0
 
 

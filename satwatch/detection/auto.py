@@ -98,10 +98,10 @@ class AutoDetector:
             raise DetectionError(f"no detector profile for sensor {sensor!r}; profiles: {', '.join(self.choices)}")
         name = self.choices[sensor]
         if name not in self._delegates:
-            from satwatch.detection.detector import get_detector
+            from satwatch.detection.detector import CNN_OPTION_DETECTORS, get_detector
 
-            options = dict(self.cnn_options) if name.startswith("cnn") else {}
-            if name.startswith("cnn"):
+            options = dict(self.cnn_options) if name in CNN_OPTION_DETECTORS else {}
+            if options or name in CNN_OPTION_DETECTORS:
                 options.setdefault("models_dir", self.models_dir)
             self._delegates[name] = get_detector(name, **options)
         return self._delegates[name]

@@ -60,6 +60,12 @@ def _cnn_extent(**options: Any) -> Detector:
     return ExtentDetector(**options)
 
 
+def _cfar_cnn(**options: Any) -> Detector:
+    from satwatch.detection.hybrid import ConfirmedCfarDetector
+
+    return ConfirmedCfarDetector(**options)
+
+
 def _auto(**options: Any) -> Detector:
     from satwatch.detection.auto import AutoDetector
 
@@ -67,10 +73,10 @@ def _auto(**options: Any) -> Detector:
 
 
 DETECTORS: dict[str, Callable[..., Detector]] = {"auto": _auto, "baseline": _baseline, "cnn": _cnn,
-                                                 "cnn-extent": _cnn_extent}
+                                                 "cnn-extent": _cnn_extent, "cfar-cnn": _cfar_cnn}
 """Registry: detector name -> factory taking keyword options (``cnn`` and ``auto``: device, batch_size,
 precision, progress, models_dir)."""
-CNN_OPTION_DETECTORS = ("auto", "cnn", "cnn-extent")
+CNN_OPTION_DETECTORS = ("auto", "cnn", "cnn-extent", "cfar-cnn")
 """Detectors that take the CNN's options (device, batch size, precision, progress)."""
 
 

@@ -18,9 +18,12 @@ other ship (``negatives`` in :func:`figures_from_evaluation`); precision, F1 and
 (``None``), never guessed.
 
 The default rule (:func:`choose_default`), per profile, on the real figures only: a detector is *eligible* when,
-on every real set and every figure both it and ``baseline`` have, it is not worse than ``baseline`` (higher is
-better for precision, recall and F1; lower for count, length error and false alarms). Length error is compared
-on the objects both detectors matched (:func:`paired_length_errors`) when that pairing was recorded. Among
+on every real set and every figure both it and ``baseline`` have, it is not measurably worse than ``baseline``:
+its 95% interval does not lie wholly on the worse side of the baseline's value (higher is better for precision,
+recall and F1; lower for count, length error and false alarms). Length error is compared on the objects both
+detectors matched (:func:`paired_length_errors`: the interval of the paired difference must not lie wholly above
+0) when that pairing was recorded. A difference inside the noise of a few dozen labelled ships is not counted
+as worse; a point estimate that is worse is still reported in the reason. Among
 eligible detectors the default is the one with the best mean of its primary figures (F1 where known, else
 recall) over the real sets; ``baseline`` is always eligible and wins ties, so a detector is never the default
 where it is worse than the classical baseline on real data.
@@ -79,7 +82,7 @@ class Estimate:
     high: float
     """97.5th percentile over bootstrap resamples of the scenes."""
 
-    def to_dict(self) -> dict[str, float | None]:
+    def to_dict(self) -> dict[str, Any]:
         """``{"value", "ci95": [low, high]}`` with NaN as None."""
         return {"value": _num(self.value), "ci95": [_num(self.low), _num(self.high)]}
 
@@ -128,9 +131,10 @@ class Figures:
     """Detections counted (matched plus false alarms where negatives are known)."""
     estimates: Mapping[str, Estimate]
     """Figure name (:data:`FIGURE_NAMES`) -> estimate; NaN value where the set cannot measure it."""
-    paired_length_m: tuple[float, float, int] | None = None
-    """Against ``baseline`` on the objects both matched: ``(this detector's, baseline's median length error,
-    objects)``; None for ``baseline`` itself or when not computed (see :func:`paired_length_errors`)."""
+    paired_length_m: tuple[float, float, int, float, float] | None = None
+    """Against ``baseline`` on the objects both matched: ``(this detector's median length error, baseline's,
+    objects, low, high)``, low/high the 95% interval of the difference of the two medians; None for ``baseline``
+    itself or when not computed (see :func:`paired_length_errors`)."""
 
     def get(self, name: str) -> float:
         """Point estimate of one figure (NaN when unknown)."""
@@ -143,8 +147,9 @@ class Figures:
                "labels": self.labels, "detections": self.detections,
                **{k: v.to_dict() for k, v in self.estimates.items()}}
         if self.paired_length_m is not None:
-            mine, base, n = self.paired_length_m
-            out["paired_length_error_m"] = {"detector": _num(mine), "baseline": _num(base), "objects": n}
+            mine, base, n, lo, hi = self.paired_length_m
+            out["paired_length_error_m"] = {"detector": _num(mine), "baseline": _num(base), "objects": n,
+                                            "difference_ci95": [_num(lo), _num(hi)]}
         return out
 
     @classmethod
@@ -157,8 +162,10 @@ class Figures:
                 lo, hi = item.get("ci95") or [None, None]
                 est[name] = Estimate(_nan(item.get("value")), _nan(lo), _nan(hi))
         paired = data.get("paired_length_error_m")
-        pair = ((_nan(paired["detector"]), _nan(paired["baseline"]), int(paired["objects"]))
-                if isinstance(paired, Mapping) else None)
+        pair = None
+        if isinstance(paired, Mapping):
+            lo, hi = paired.get("difference_ci95") or [None, None]
+            pair = (_nan(paired["detector"]), _nan(paired["baseline"]), int(paired["objects"]), _nan(lo), _nan(hi))
         return cls(dataset=str(data["dataset"]), cls=str(data["class"]), real=bool(data["real"]),
                    scenes=int(data["scenes"]), labels=int(data["labels"]), detections=int(data["detections"]),
                    estimates=est, paired_length_m=pair)
@@ -235,11 +242,16 @@ def figures_from_tallies(tallies: Sequence[SceneTally], dataset: str, cls: str, 
                    detections=detections, estimates=est)
 
 
-def paired_length_errors(mine: Sequence[SceneTally], base: Sequence[SceneTally]) -> tuple[float, float, int]:
+def paired_length_errors(mine: Sequence[SceneTally], base: Sequence[SceneTally],
+                         draws: int = BOOTSTRAP_DRAWS) -> tuple[float, float, int, float, float]:
     """Median length errors of two detectors over the labelled objects both matched (same scenes, same order).
 
     A detector that finds only the easy, isolated ships would otherwise look more accurate than one that also
     measures the hard ones: length error is compared object for object.
+
+    Returns:
+        ``(median mine, median base, objects, low, high)``: low/high bound the 95% bootstrap interval (objects
+        resampled in pairs) of ``median mine - median base``; NaN and 0 objects when none is shared.
     """
     a: list[float] = []
     b: list[float] = []
@@ -250,21 +262,27 @@ def paired_length_errors(mine: Sequence[SceneTally], base: Sequence[SceneTally])
                 a.append(err)
                 b.append(theirs[label])
     if not a:
-        return math.nan, math.nan, 0
-    return float(np.median(a)), float(np.median(b)), len(a)
+        return math.nan, math.nan, 0, math.nan, math.nan
+    x, y = np.asarray(a), np.asarray(b)
+    rng = np.random.default_rng(_SEED)
+    idx = rng.integers(0, len(x), (draws, len(x)))
+    diff = np.median(x[idx], axis=1) - np.median(y[idx], axis=1)
+    return (float(np.median(x)), float(np.median(y)), len(a), float(np.percentile(diff, 2.5)),
+            float(np.percentile(diff, 97.5)))
 
 
-def _pair(f: Figures, base: Figures, name: str) -> tuple[float, float]:
-    """Return the two values of one figure to compare (length error: object for object when paired)."""
+def _worse(f: Figures, base: Figures, name: str) -> tuple[bool, str]:
+    """Whether ``f`` is measurably worse than ``base`` on one figure (module docstring), and a phrase saying so."""
+    higher_better = HIGHER_IS_BETTER[name]
     if name == "median_length_error_m" and f.paired_length_m is not None and f.paired_length_m[2] > 0:
-        return f.paired_length_m[0], f.paired_length_m[1]
-    return f.get(name), base.get(name)
-
-
-def _worse(candidate: float, baseline: float, higher_better: bool) -> bool:
-    if math.isnan(candidate) or math.isnan(baseline):
-        return False
-    return candidate < baseline if higher_better else candidate > baseline
+        mine, theirs, n, lo, _ = f.paired_length_m
+        return lo > 0, f"{name} on {f.dataset} ({mine:.3g} vs {theirs:.3g} on {n} shared objects)"
+    est, ref = f.estimates.get(name), base.get(name)
+    if est is None or math.isnan(est.value) or math.isnan(ref):
+        return False, ""
+    low, high = (est.low, est.high) if not math.isnan(est.low) else (est.value, est.value)
+    worse = high < ref if higher_better else low > ref
+    return worse, f"{name} on {f.dataset} ({est.text(3)} vs {ref:.3g})"
 
 
 def _primary(figs: Sequence[Figures]) -> float:
@@ -295,10 +313,9 @@ def choose_default(real: Mapping[str, Sequence[Figures]]) -> tuple[str, str]:
     eligible: dict[str, float] = {}
     refused: list[str] = []
     for name, figs in real.items():
-        worse = [f"{k} on {f.dataset} ({_pair(f, base[(f.dataset, f.cls)], k)[0]:.3g} vs "
-                 f"{_pair(f, base[(f.dataset, f.cls)], k)[1]:.3g})"
-                 for f in figs if (f.dataset, f.cls) in base for k, hb in HIGHER_IS_BETTER.items()
-                 if name != "baseline" and _worse(*_pair(f, base[(f.dataset, f.cls)], k), hb)]
+        checks = [_worse(f, base[(f.dataset, f.cls)], k) for f in figs if (f.dataset, f.cls) in base
+                  for k in HIGHER_IS_BETTER] if name != "baseline" else []
+        worse = [phrase for bad, phrase in checks if bad]
         if worse:
             refused.append(f"{name} is worse than baseline on {', '.join(worse)}")
         else:
@@ -307,8 +324,8 @@ def choose_default(real: Mapping[str, Sequence[Figures]]) -> tuple[str, str]:
     # baseline wins ties: a detector must be better, not just as good, to replace the classical method
     if best[0] != "baseline" and math.isclose(best[1], eligible["baseline"]):
         best = ("baseline", eligible["baseline"])
-    reason = (f"{best[0]}: best real F1 (recall where F1 is not measurable) among detectors not worse than "
-              f"baseline on any real figure ({best[1]:.3f})")
+    reason = (f"{best[0]}: best real F1 (recall where F1 is not measurable) among detectors not measurably worse "
+              f"than baseline on any real figure ({best[1]:.3f})")
     if refused:
         reason += "; " + "; ".join(refused)
     return best[0], reason

@@ -199,11 +199,11 @@ class ExtentDetector:
         size = max(16, round(WINDOW_M / gsd))
         for i in vessels:
             geom = found.geometry.iloc[i]
-            col, row = inverse * to_crs.transform(geom.x, geom.y)
+            col, row = inverse @ to_crs.transform(geom.x, geom.y)
             col0, row0 = max(int(col) - size // 2, 0), max(int(row) - size // 2, 0)
             win = window(col0, row0, size)
             wt = win.transform
-            wcol, wrow = ~wt * (transform * (col, row))
+            wcol, wrow = ~wt @ (transform @ (col, row))
             measured = measure_vessel(win, wcol, wrow)
             if measured is None:
                 continue
@@ -223,4 +223,80 @@ def _slice(scene: Scene, col0: int, row0: int, size: int) -> Scene:
     from affine import Affine
 
     return Scene(data=scene.data[:, row0:r1, col0:c1], bands=scene.bands, crs=scene.crs,
-                 transform=scene.transform * Affine.translation(col0, row0), meta=scene.meta)
+                 transform=scene.transform @ Affine.translation(col0, row0), meta=scene.meta)
+
+
+CONFIRM_PFA = 1e-5
+"""False-alarm probability of the CFAR that proposes candidates in ``cfar-cnn`` (looser than the baseline's
+10^-6.5: the CNN removes what the looser threshold lets through)."""
+CONFIRM_THRESHOLD = 0.2
+"""CNN vessel score that confirms a CFAR candidate in ``cfar-cnn``."""
+CONFIRM_DISTANCE_M = 40.0
+"""A CFAR candidate is confirmed by a CNN detection within this distance, metres."""
+
+
+class ConfirmedCfarDetector:
+    """``cfar-cnn`` (Sentinel-1): CFAR candidates kept only where the CNN also sees a vessel.
+
+    Global Fishing Watch's design: a constant-false-alarm-rate detector proposes bright objects on water at a
+    loose threshold (:data:`CONFIRM_PFA`), a CNN accepts or rejects each (a CNN detection scoring at least
+    :data:`CONFIRM_THRESHOLD` within :data:`CONFIRM_DISTANCE_M`), and the object's size comes from its CFAR
+    pixels (trimmed of sidelobes), which on real chips measure length far better than the CNN's size head.
+    Position and size are the CFAR object's, the score the confirming CNN detection's. Sentinel-1 only.
+
+    Args:
+        **cnn_options: options of :class:`satwatch.detection.cnn.CnnDetector`.
+    """
+
+    version = "cfar-cnn-1"
+    """Version of the combination, part of :attr:`name`."""
+    classes: tuple[str, ...] = ("vessel",)
+    """Classes reported."""
+
+    def __init__(self, **cnn_options: Any) -> None:
+        from satwatch.detection.baseline import BaselineDetector
+        from satwatch.detection.cnn import CnnDetector
+
+        cnn_options.setdefault("thresholds", {"vessel": CONFIRM_THRESHOLD})
+        self.cnn = CnnDetector(**cnn_options)
+        self.cfar = BaselineDetector(sar=SarParams(pfa=CONFIRM_PFA))
+
+    @property
+    def name(self) -> str:
+        """``cfar-cnn-1`` + the CNN's name."""
+        return f"{self.version}-{self.cnn.name}"
+
+    def classes_for(self, sensor: str) -> tuple[str, ...]:
+        """``vessel`` on Sentinel-1, nothing elsewhere."""
+        return self.classes if sensor == "s1" else ()
+
+    @property
+    def precisions(self) -> dict[str, str]:
+        """The CNN's precision per profile used so far."""
+        return self.cnn.precisions
+
+    def detect(self, scene: Scene) -> gpd.GeoDataFrame:
+        """CFAR candidates of a Sentinel-1 scene confirmed by the CNN (EPSG:4326 detections contract)."""
+        from satwatch.errors import DetectionError
+
+        if scene.meta.sensor != "s1":
+            raise DetectionError(f"cfar-cnn handles Sentinel-1 scenes; {scene.meta.scene_id} is {scene.meta.sensor}")
+        candidates = self.cfar.detect(scene)
+        if candidates.empty:
+            return candidates
+        confirming = self.cnn.detect(scene)
+        confirming = confirming[confirming["class"] == "vessel"] if len(confirming) else confirming
+        if confirming.empty:
+            return candidates.iloc[0:0]
+        from satwatch.change.matching import utm_crs
+
+        centre = scene.footprint().centroid
+        crs = utm_crs(centre.x, centre.y)
+        cand = candidates.to_crs(crs)
+        conf = confirming.to_crs(crs)
+        near, far = conf.sindex.nearest(cand.geometry, return_distance=True, return_all=False)
+        keep = far <= CONFIRM_DISTANCE_M
+        out = candidates.iloc[near[0][keep]].copy()
+        out["score"] = confirming["score"].to_numpy()[near[1][keep]]
+        out["detector"] = self.name
+        return out.reset_index(drop=True)

@@ -90,7 +90,8 @@ class TrainConfig:
     seed: int = 0
     """Seed of every random choice (torch, numpy, random)."""
     real_fraction: float = 0.5
-    """``s2``: fraction of crops drawn from the real sen2ships training ports."""
+    """Fraction of crops drawn from real labelled scenes (``s2``: the sen2ships training ports; ``vhr``: the
+    aerial vehicle training sequences)."""
     train_ports: tuple[str, ...] = ()
     """sen2ships ports trained on (default: all but :data:`HOLDOUT_PORTS`)."""
     scenario: str = "scenarios/train.yaml"
@@ -317,12 +318,12 @@ def train(cfg: TrainConfig, out_path: Path, device: str = "auto",
     started = time.perf_counter()
     pools = make_samples(cfg, say) if samples is None else samples
     sim = list(pools.get("simulated", []))
-    real = list(pools.get("real", [])) if profile.name == "s2" else []
+    real = list(pools.get("real", []))
     if cfg.train_ports:
         real = [s for s in real if s.name in cfg.train_ports]
     refuse_holdout([s.name for s in real])
     real_fraction = cfg.real_fraction if real else 0.0
-    say(f"{len(sim)} simulated scenes, {len(real)} real ports; {time.perf_counter() - started:.0f} s")
+    say(f"{len(sim)} simulated scenes, {len(real)} real scenes; {time.perf_counter() - started:.0f} s")
     thresholds = {c: 0.35 for c in profile.point_classes} | {c: 0.5 for c in profile.mask_classes}
 
     def metadata(history: list[dict[str, Any]]) -> dict[str, Any]:
@@ -373,8 +374,12 @@ def make_samples(cfg: TrainConfig, say: Callable[[str], None]) -> dict[str, list
         real_ports = list(cfg.train_ports) or [p for p in port_names() if p not in HOLDOUT_PORTS]
         refuse_holdout(real_ports)
     say(f"rendering simulated training scenes ({cfg.scenario}, sensor {profile.sensor})")
-    return {"simulated": simulated_samples(profile, cfg.scenario, limit=cfg.max_scenes or None),
-            "real": [port_sample(p, profile) for p in real_ports]}
+    real = [port_sample(p, profile) for p in real_ports]
+    if cfg.real_fraction > 0:
+        from satwatch.detection.training_data import real_training_samples
+
+        real += real_training_samples(profile)
+    return {"simulated": simulated_samples(profile, cfg.scenario, limit=cfg.max_scenes or None), "real": real}
 
 
 def evaluate(loaded: LoadedModel, scenes: Sequence[tuple[Scene, gpd.GeoDataFrame]], match_distance_m: float = 20.0,

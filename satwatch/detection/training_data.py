@@ -33,7 +33,7 @@ from satwatch.detection.sen2ships import load_port
 from satwatch.detection.training import HOLDOUT_PORTS
 from satwatch.imagery.scene import Scene
 
-__all__ = ["port_sample", "simulated_samples", "validation_scenes"]
+__all__ = ["labelled_sample", "port_sample", "real_training_samples", "simulated_samples", "validation_scenes"]
 
 
 def _to_profile_px(scene: Scene, scale: float) -> Affine:
@@ -126,6 +126,63 @@ def port_sample(name: str, profile: Profile, root: Path | None = None) -> Sample
     known = tuple(c == "encampment" for c in profile.mask_classes)
     return Sample(name=name, raw=raw, names=names, points=points, ignore=np.zeros((0, 3)),
                   masks=masks if profile.mask_classes else None, has_size=False, mask_known=known)
+
+
+def labelled_sample(item: Any, profile: Profile) -> Sample:
+    """Return a real labelled scene (:class:`~satwatch.detection.data.labelled.LabelledScene`) on the profile grid.
+
+    Visible labels of the profile's point classes become point labels (length and width from the labels; heading
+    unknown: the sets' boxes are axis-aligned or AIS-derived, so ``has_size`` is False and no size loss is taken);
+    don't-care labels become don't-care discs. Area classes: none of these sets holds an encampment, so that mask
+    is a real negative; vehicle parks are not labelled (no loss).
+    """
+    scene = item.scene
+    raw, names, scale = profile_raster(scene, profile)
+    to_px = _to_profile_px(scene, scale)
+    crs_tr = Transformer.from_crs(4326, scene.crs, always_xy=True)
+    points: list[list[float]] = []
+    ignore: list[list[float]] = []
+    labels = item.labels
+    for row, geom in zip(labels.drop(columns="geometry").to_dict("records"), labels.geometry, strict=True):
+        cls = str(row["class"])
+        if cls not in profile.point_classes:
+            continue
+        px, py = to_px @ crs_tr.transform(geom.x, geom.y)
+        length = float(row.get("length_m", math.nan))
+        width = float(row.get("width_m", math.nan))
+        if bool(row.get("visible", True)):
+            points.append([px, py, length, width, math.nan, profile.point_classes.index(cls)])
+        else:
+            ignore.append([px, py, max(2.0, (length if math.isfinite(length) else 10.0) / profile.res_m)])
+    masks = np.zeros((len(profile.mask_classes), *raw.shape[1:]), dtype=np.uint8)
+    known = tuple(c == "encampment" for c in profile.mask_classes)
+    return Sample(name=scene.meta.scene_id, raw=raw, names=names,
+                  points=np.array(points, dtype=np.float64).reshape(-1, 6),
+                  ignore=np.array(ignore, dtype=np.float64).reshape(-1, 3),
+                  masks=masks if profile.mask_classes else None, has_size=False,
+                  mask_known=known if profile.mask_classes else None)
+
+
+def real_training_samples(profile: Profile) -> list[Sample]:
+    """Return the real labelled scenes a profile may train on (only the ``train`` groups of ``validation.SPLITS``).
+
+    ``vhr``: the aerial vehicle images of the training sequences (exhaustive labels). Other profiles: none here
+    (``s2`` trains on sen2ships ports through :func:`port_sample`).
+
+    Raises:
+        UsageError: a validation group would be trained on (the split is checked, not assumed).
+    """
+    from satwatch.detection.validation import SPLITS
+    from satwatch.errors import UsageError
+
+    if profile.name != "vhr":
+        return []
+    from satwatch.detection.data.aerial_vehicles import load_images
+
+    train, held = SPLITS["aerial_vehicles"]["train"], SPLITS["aerial_vehicles"]["validation"]
+    if set(train) & set(held):
+        raise UsageError(f"aerial vehicle groups {sorted(set(train) & set(held))} are both trained and validated on")
+    return [labelled_sample(item, profile) for item in load_images() if item.group in train]
 
 
 def validation_scenes(profile: Profile, scenario: str | Path = "scenarios/validate.yaml",

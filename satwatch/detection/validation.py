@@ -130,7 +130,7 @@ def embed_in_clutter(scene: Scene, canvas_px: int = CANVAS_PX, seed: int = 0, ri
         out[i] = (10.0 * np.log10(np.maximum(clutter, 1e-12))).astype(np.float32)
     r0, c0 = (ch - h) // 2, (cw - w) // 2
     out[:, r0:r0 + h, c0:c0 + w] = scene.data
-    transform = scene.transform * Affine.translation(-c0, -r0)
+    transform = scene.transform @ Affine.translation(-c0, -r0)
     return Scene(data=out, bands=scene.bands, crs=scene.crs, transform=transform, meta=scene.meta)
 
 
@@ -242,7 +242,7 @@ def _tallies(items: Sequence[ValidationItem], frames: Sequence[gpd.GeoDataFrame]
         sid = item.scene.meta.scene_id
         det = det[det["class"] == cls] if len(det) else det
         if item.scored_area is not None and len(det):
-            det = det[shapely.contains(item.scored_area, det.geometry.centroid.to_numpy())]
+            det = det[shapely.contains(item.scored_area, shapely.centroid(det.geometry.to_numpy()))]
         labels = item.labels
         if labels.empty:
             fp = len(det) if item.negatives_known else 0
