@@ -37,6 +37,7 @@ from satwatch.change.counts import count_table
 from satwatch.change.observability import Observability, observe
 from satwatch.change.run_changes import write_changes
 from satwatch.change.timeseries import Window
+from satwatch.detection.auto import detector_record
 from satwatch.detection.detections import concat_detections, empty_detections
 from satwatch.detection.detector import Detector, default_detector, detect_path, get_detector
 from satwatch.errors import UsageError
@@ -344,7 +345,9 @@ def finish_run(
         "scenario": scenario,
         "changes": changes,
         "detector": {"name": detector.name, "classes": list(classes),
-                     "classes_by_sensor": {k: list(v) for k, v in by_sensor.items()}},
+                     "classes_by_sensor": {k: list(v) for k, v in by_sensor.items()},
+                     # which detector ran on each sensor and its measured real-data figures (models/*.metrics.json)
+                     "by_sensor": detector_record(request.detector, request.sensors)},
         "sources": sorted({r.source for r in ordered}) or [request.source],
         "versions": _versions(),
         "summary": {

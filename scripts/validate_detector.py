@@ -21,7 +21,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from satwatch.detection.auto import metrics_path
-from satwatch.detection.detector import DETECTORS, get_detector
+from satwatch.detection.detector import CNN_OPTION_DETECTORS, DETECTORS, get_detector
 from satwatch.detection.figures import METRICS_FORMAT, choose_default, paired_length_errors
 from satwatch.detection.profiles import PROFILES
 from satwatch.detection.validation import SPLITS, real_sets, score, summary_line, tallies_table
@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-simulated", action="store_true",
                     help="skip the simulated validation; keep the simulated figures recorded in the metrics file")
     ap.add_argument("--tallies", action="store_true", help="print every scene's tp/fp/fn")
+    ap.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
+                    help="CNN precision on this CPU (auto: int8 where shipped, what `satwatch detect` runs)")
     ap.add_argument("--out", type=Path, help="metrics JSON (default models/<profile>.metrics.json)")
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.detectors.split(",") if n.strip()]
@@ -55,14 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     report: dict[str, Any] = {
         "format": METRICS_FORMAT, "profile": args.profile,
-        "command": f".venv/bin/python scripts/validate_detector.py --profile {args.profile}"
-                   + (f" --detectors {args.detectors}" if args.detectors != ",".join(VALIDATED) else ""),
+        "command": " ".join([".venv/bin/python scripts/validate_detector.py", *(argv or sys.argv[1:])]),
         "split": SPLITS, "match_distance_m": args.match_distance_m, "detectors": {},
     }
     real: dict[str, list[Any]] = {}
     per_scene: dict[str, list[Any]] = {}
     for name in names:
-        det = get_detector(name, device="cpu") if name != "baseline" else get_detector(name)
+        det = _detector(name, args.precision)
         entry: dict[str, Any] = {"name": det.name, "real": [], "simulated": None}
         real[name] = []
         for vset in sets:
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             entry["simulated"] = ((previous.get("detectors") or {}).get(name) or {}).get("simulated") \
                 or previous.get(f"{name}_simulated")
         else:
-            entry["simulated"] = simulated_figures(args.profile, name, args.match_distance_m)
+            entry["simulated"] = simulated_figures(args.profile, name, args.match_distance_m, args.precision)
     choice, reason = choose_default(real)
     report["default"] = {"detector": choice, "reason": reason}
     print(f"default for {args.profile}: {reason}")
@@ -94,14 +95,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def simulated_figures(profile: str, name: str, match_distance_m: float) -> dict[str, Any]:
+def _detector(name: str, precision: str) -> Any:
+    """A registered detector on the CPU (CNN-based ones at ``precision``)."""
+    if name in CNN_OPTION_DETECTORS:
+        return get_detector(name, device="cpu", precision=precision)
+    return get_detector(name)
+
+
+def simulated_figures(profile: str, name: str, match_distance_m: float, precision: str) -> dict[str, Any]:
     """One detector on the simulated validation scenario (SIMULATED: a demonstration, never evidence)."""
     from satwatch.detection.detections import concat_detections
     from satwatch.detection.evaluate import evaluate_detections
     from satwatch.detection.training_data import validation_scenes
     from satwatch.detection.validation import concat_labels
 
-    det = get_detector(name, device="cpu") if name != "baseline" else get_detector(name)
+    det = _detector(name, precision)
     reported = det.classes_for(profile) if hasattr(det, "classes_for") else det.classes
     scenes = [(scene, lab[lab["class"].isin(reported)])
               for scene, lab in validation_scenes(PROFILES[profile], real=False)["simulated"]]

@@ -25,7 +25,7 @@ from satwatch.detection.figures import load_metrics, real_figures, recorded_defa
 from satwatch.errors import DetectionError, InputFileError
 from satwatch.imagery.scene import Scene, read_scene, read_scene_meta
 
-__all__ = ["AutoDetector", "default_choices", "describe_defaults", "metrics_path"]
+__all__ = ["AutoDetector", "default_choices", "describe_defaults", "detector_record", "metrics_path"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,35 @@ def describe_defaults(models_dir: Path = _MODELS_DIR) -> dict[str, Any]:
             figs = real_figures(metrics).get(name, [])
             entry["real"] = [f.to_dict() for f in figs]
         out[profile] = entry
+    return out
+
+
+def detector_record(registry_name: str, sensors: tuple[str, ...], models_dir: Path = _MODELS_DIR) -> dict[str, Any]:
+    """Return what run.json says of the detector per sensor: which detector ran and its real-data figures.
+
+    ``auto`` resolves to each profile's default; any other registry name is itself on every sensor. Figures come
+    from the committed metrics files; a detector without recorded figures for a profile gets
+    ``"error": "unknown"`` (nothing is widened or guessed).
+    """
+    choices = default_choices(models_dir) if registry_name == "auto" else {}
+    out: dict[str, Any] = {}
+    for sensor in sensors:
+        name = choices.get(sensor, registry_name)
+        entry: dict[str, Any] = {"detector": name}
+        path = metrics_path(sensor, models_dir)
+        figs: list[Any] = []
+        if path.is_file():
+            try:
+                metrics = load_metrics(path)
+                figs = real_figures(metrics).get(name, [])
+                if name == (choices.get(sensor) or ""):
+                    entry["why"] = (metrics.get("default") or {}).get("reason", "")
+            except InputFileError:
+                figs = []
+        entry["real"] = [f.to_dict() for f in figs]
+        if not figs:
+            entry["error"] = "unknown: no real-data figures recorded for this detector and profile"
+        out[sensor] = entry
     return out
 
 

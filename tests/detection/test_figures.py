@@ -174,3 +174,14 @@ def test_detectors_listing_and_detect_help_name_each_profiles_default(capsys: py
     with pytest.raises(SystemExit):
         main(["detect", "--help"])
     assert "Default detector per profile" in capsys.readouterr().out
+
+
+def test_run_json_record_names_each_sensors_detector_and_its_real_figures_or_unknown(tmp_path: Path) -> None:
+    from satwatch.detection.auto import detector_record
+
+    _write_metrics(tmp_path, "s2", "baseline")
+    rec = detector_record("auto", ("s2", "s1"), tmp_path)
+    assert rec["s2"]["detector"] == "baseline" and rec["s2"]["real"][0]["recall"]["value"] == 0.5
+    assert rec["s1"]["detector"] == "baseline" and "unknown" in rec["s1"]["error"]  # no metrics file for s1
+    named = detector_record("cnn", ("s2",), tmp_path)
+    assert named["s2"]["detector"] == "cnn" and "unknown" in named["s2"]["error"]  # cnn has no recorded figures
