@@ -231,7 +231,7 @@ def test_detect_gives_the_contract() -> None:
 def test_registry_and_protocol() -> None:
     det = get_detector("baseline")
     assert isinstance(det, Detector) and det.name == "baseline-cfar-1" and det.classes == ("vessel",)
-    with pytest.raises(UsageError, match="unknown detector 'yolo'; choose one of: baseline"):
+    with pytest.raises(UsageError, match="unknown detector 'yolo'; choose one of: auto, baseline, cfar-cnn, cnn"):
         get_detector("yolo")
 
 

@@ -257,10 +257,12 @@ def test_shipped_weights_load_weights_only(profile: str) -> None:
     assert out["heat"].shape == (1, len(loaded.profile.point_classes), 32, 32)
 
 
-def test_cnn_is_the_default_detector() -> None:
+def test_auto_is_the_default_detector_and_uses_the_cnn_where_real_figures_chose_it() -> None:
+    from satwatch.detection.auto import default_choices
     from satwatch.detection.detector import default_detector
 
-    assert default_detector() == "cnn"
+    assert default_detector() == "auto"
+    assert default_choices()["s2"].startswith("cnn")  # the CNN (with measured sizes) on Sentinel-2
 
 
 def test_shipped_s2_model_finds_nothing_on_open_water_and_clouds() -> None:
