@@ -3,9 +3,12 @@
 A count is only a count of the AOI when the AOI was observed. For every scene this module measures, inside the
 AOI polygon:
 
-- ``valid_fraction``: share of the AOI area covered by valid pixels (inside the footprint, not nodata);
+- ``valid_fraction``: share of the AOI area covered by valid pixels (inside the footprint, not nodata, and for
+  Sentinel-2 not SCL no-data or defective, :data:`~satwatch.imagery.bands.SCL_INVALID`);
 - ``cloud_fraction``: share of the valid AOI pixels flagged cloud, cloud shadow or cirrus by the Sentinel-2
-  scene classification (SCL 3, 8, 9, 10); 0 for Sentinel-1, which sees through cloud;
+  scene classification (SCL 3, 8, 9, 10) as :func:`~satwatch.imagery.bands.scl_not_clear` reads it: a
+  ship-sized cloud blob on water (a bright hull SCL took for cloud) is observed water, not cloud, as it is
+  searched by the detectors; 0 for Sentinel-1, which sees through cloud;
 - ``observed_fraction``: share of the AOI area that is valid and clear: the honest denominator of a count;
 - ``min_object_length_m``: the shortest object the sensor can resolve at the scene's ground sample distance;
 - ``observed_water_km2`` / ``observed_land_km2``: the observed (valid, clear) AOI area that is water / land, from
@@ -23,7 +26,7 @@ import numpy.typing as npt
 from rasterio.features import geometry_mask
 
 from satwatch.aoi import AOI
-from satwatch.imagery.bands import SCL_NOT_CLEAR
+from satwatch.imagery.bands import SCL_INVALID, scl_not_clear
 from satwatch.imagery.scene import Scene, format_acquired
 
 __all__ = ["MIN_OBJECT_PIXELS", "Observability", "min_object_length_m", "observe", "pixel_area_m2"]
@@ -78,15 +81,15 @@ def observe(scene: Scene, aoi: AOI) -> Observability:
     aoi_pixels = max(geom.area / pixel_area, float(inside.sum()), 1.0)
     valid = np.isfinite(scene.data).all(axis=0) & inside
     n_valid = float(valid.sum())
+    gsd = scene.gsd_m
     if "SCL" in scene.bands:
         scl = scene.band("SCL")
-        cloudy = valid & np.isin(scl, SCL_NOT_CLEAR)
-        valid &= ~np.isin(scl, (0.0,))
+        valid &= ~np.isin(scl, SCL_INVALID)
+        cloudy = valid & scl_not_clear(scl, gsd)
         n_valid = float(valid.sum())
     else:
         cloudy = np.zeros_like(valid)
     n_cloud = float(cloudy.sum())
-    gsd = scene.gsd_m
     clear = valid & ~cloudy
     water = _water_mask(scene, clear, gsd)
     km2_per_pixel = pixel_area_m2(scene) / 1e6

@@ -19,8 +19,12 @@ detector's ``detections`` carry no hint of it beyond the log line naming the mis
 profile's required bands (:attr:`Profile.required_any`) is refused with a :class:`DetectionError`.
 
 The last input channel is the validity mask: 1 where every present band has data and, for Sentinel-2, the SCL
-class is clear (not no-data 0 and not :data:`~satwatch.imagery.scene.SCL_NOT_CLEAR`); 0 elsewhere. Invalid
-pixels are set to 0 in every band channel, and no detection is reported with its centre on an invalid pixel.
+class is valid (not :data:`~satwatch.imagery.bands.SCL_INVALID`) and clear by
+:func:`~satwatch.imagery.bands.scl_not_clear` at the profile's resolution (cloud shadow, cloud and cirrus are
+not clear, but a ship-sized cloud blob on water, a bright hull that SCL took for cloud, is); 0 elsewhere. The
+rule runs on each tile the detector reads (a blob touching the tile's border stays not clear: the tile cannot
+tell its size). Invalid pixels are set to 0 in every band channel, and no detection is reported with its centre
+on an invalid pixel.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from satwatch.errors import DetectionError
-from satwatch.imagery.bands import SCL_NOT_CLEAR
+from satwatch.imagery.bands import SCL_INVALID, scl_not_clear
 
 __all__ = ["PROFILES", "Profile", "get_profile", "model_input"]
 
@@ -143,7 +147,9 @@ def model_input(data: F32, band_names: tuple[str, ...], profile: Profile) -> F32
 
     Returns:
         ``(len(profile.bands) + 1, H, W)`` float32: normalised bands (missing ones imputed with the mean of the
-        present ones), then the validity mask (1 valid and clear, 0 not); invalid pixels are 0 in every channel.
+        present ones), then the validity mask (1 valid and clear, 0 not; Sentinel-2: SCL by
+        :func:`~satwatch.imagery.bands.scl_not_clear` at :attr:`Profile.res_m`, so a bright hull marked cloud on
+        water stays valid); invalid pixels are 0 in every channel.
 
     Raises:
         DetectionError: required bands are missing (see :meth:`Profile.check_bands`).
@@ -161,7 +167,7 @@ def model_input(data: F32, band_names: tuple[str, ...], profile: Profile) -> F32
             present.append(i)
     if "SCL" in band_names and profile.sensor == "s2":
         scl = data[band_names.index("SCL")]
-        valid &= np.isfinite(scl) & (scl != 0) & ~np.isin(scl, SCL_NOT_CLEAR)
+        valid &= np.isfinite(scl) & ~np.isin(scl, SCL_INVALID) & ~scl_not_clear(scl, profile.res_m)
     if len(present) < len(profile.bands):
         mean = out[present].mean(axis=0)
         for i in range(len(profile.bands)):

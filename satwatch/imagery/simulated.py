@@ -19,9 +19,9 @@ The world (static per AOI and scenario seed, identical on every date and sensor)
     its place and size on every date where the planted count exceeds ``k``.
 
 Per acquisition
-    Random draws (cloud fraction, cloud type and height, wind, noise, speckle, moving objects' positions) come
-    from generators seeded with SHA-256 of (scenario seed, AOI, sensor, acquisition time): the same inputs
-    always give bit-identical arrays.
+    Random draws (cloud fraction, cloud type and height, wind, noise, speckle, moving objects' positions, which
+    hulls Sentinel-2 SCL takes for cloud) come from generators seeded with SHA-256 of (scenario seed, AOI,
+    sensor, acquisition time): the same inputs always give bit-identical arrays.
 
 Sensors (all on the AOI's UTM grid, ``aoi.utm_epsg``)
     - ``s2``: 10 m, bands ``B02 B03 B04 B08 B11 B12 SCL``; surface reflectance 0..1 (float32) with per-material
@@ -30,7 +30,10 @@ Sensors (all on the AOI's UTM grid, ``aoi.utm_epsg``)
       ``cloud_fraction`` (drawn from a Beta distribution around ``scenario.cloud_cover``), thin cirrus on some
       dates, cloud shadows displaced by the sun's position and the cloud height. SCL: 3 shadow, 4 vegetation,
       5 not vegetated (also objects), 6 water, 8/9 cloud medium/high, 10 cirrus (0 is never used: every pixel
-      of the bounding box is valid).
+      of the bounding box is valid). Bright hulls: as ESA's scene classification does for white hulls, the
+      hull pixels of about one in eight vessels of at least 60 m on water in clear sky are SCL 9 (cloud)
+      (:data:`BRIGHT_HULL_RATE`); the reflectance is unchanged and their truth stays ``visible`` (see
+      :func:`satwatch.imagery.bands.scl_not_clear`).
     - ``s1``: 10 m, ``VV VH`` sigma0 in dB: sea clutter from the day's wind speed (calmer near the coast),
       land and urban brighter, ships as bright scatterers with cross-shaped sidelobes, dark wakes, a PSF
       (sigma 0.8 px), thermal noise floor and multiplicative gamma speckle (ENL 4.4) in linear power.
@@ -77,12 +80,15 @@ from shapely.geometry.base import BaseGeometry
 
 from satwatch.aoi import AOI, project_geometry
 from satwatch.errors import ScenarioError, UsageError
-from satwatch.imagery.bands import SCL_NOT_CLEAR
+from satwatch.imagery.bands import scl_not_clear
 from satwatch.imagery.scenario import Activity, Scenario, overpass_time, s1_orbit_pass, stable_seed
 from satwatch.imagery.scene import SENSOR_BANDS, SENSORS, Scene, SceneMeta, format_acquired
 from satwatch.imagery.source import Acquisition
 
 __all__ = [
+    "BRIGHT_HULL_MIN_LENGTH_M",
+    "BRIGHT_HULL_RATE",
+    "BRIGHT_HULL_SCL",
     "GSD_M",
     "TRUTH_COLUMNS",
     "VHR_MAX_PX",
@@ -94,7 +100,7 @@ __all__ = [
     "scene_grid",
 ]
 
-SIMULATOR_VERSION = "3"
+SIMULATOR_VERSION = "4"
 """Bumped whenever rendering changes, so archived simulated scenes are rendered again."""
 
 F32 = npt.NDArray[np.float32]
@@ -106,6 +112,20 @@ GSD_M: dict[str, float] = {"s2": 10.0, "s1": 10.0, "vhr": 0.5}
 """Pixel size in metres per simulated sensor."""
 VHR_MAX_PX = 2048
 """Largest VHR window edge, pixels (1024 m at 0.5 m)."""
+BRIGHT_HULL_RATE = 1 / 8
+"""Share of the vessels of at least :data:`BRIGHT_HULL_MIN_LENGTH_M` on water in clear sky whose hull pixels the
+Sentinel-2 SCL marks as cloud (:data:`BRIGHT_HULL_SCL`), drawn per vessel and acquisition from the scene seed.
+White-hulled ferries, cruise ships, car carriers and white-decked tankers are a minority of the larger ships in
+port and at anchor, and ESA's scene classification takes some of them for cloud on a given date (a white deck
+is as bright as cloud in every band): about one in eight is the planted rate. A drawn vessel under cloud or
+shadow is not marked; one whose blob :func:`~satwatch.imagery.bands.scl_not_clear` would not give back (its ring
+not mostly water, as in a narrow dock, or within 300 m of a cloud bank) keeps its SCL 5, so the rate holds
+among the vessels the rule can give back. Measured: 43 of 347 such vessels (0.124) over 98 scenes of
+``scenarios/train.yaml``, 8 of 52 (0.154) over 30 scenes of ``scenarios/demo.yaml``."""
+BRIGHT_HULL_MIN_LENGTH_M = 60.0
+"""Shortest vessel whose hull can be marked cloud, metres (smaller hulls are mixed pixels, rarely that bright)."""
+BRIGHT_HULL_SCL = 9.0
+"""SCL class written on a bright hull: cloud, high probability."""
 TRUTH_COLUMNS: dict[str, str] = {
     "object_id": "str",
     "class": "str",
@@ -127,7 +147,8 @@ TRUTH_COLUMNS: dict[str, str] = {
 stable across dates; ``length_m``/``width_m`` are hull or rectangle sides; ``heading_deg`` vessels only;
 ``area_m2`` polygons only (planar UTM area); ``count`` objects represented (1 per vessel, vehicles in a park or
 convoy, tents and sheds in an encampment); ``visible`` is False where Sentinel-2 SCL flags the ground as not
-clear (3, 8, 9, 10)."""
+clear (3, 8, 9, 10) by :func:`~satwatch.imagery.bands.scl_not_clear` (so a bright hull marked cloud on water
+stays visible)."""
 
 _LATTICE_M = 20.0
 _MARGIN_M = 1000.0
@@ -1158,6 +1179,8 @@ class _Canvas:
         self.sensor = sensor
         self.objects = np.zeros((grid.height, grid.width), dtype=np.float32)
         self.ss = 8 if grid.res >= 5 else 2
+        self.hulls: dict[str, tuple[tuple[int, int, int, int], F32]] = {}
+        """Hull coverage 0..1 of each painted vessel, by object id: ``(window, (h, w) coverage)``."""
 
     def _frame(self, x: float, y: float, heading: float, reach: float) -> tuple[tuple[int, int, int, int], F64,
                                                                                    F64] | None:
@@ -1217,7 +1240,9 @@ class _Canvas:
                                                                                           / bow))
         sup = (u >= -half_l + 0.04 * v.length) & (u <= -half_l + 0.22 * v.length) & (aw <= 0.4 * v.width)
         db = 4.0 + 14.0 * math.log10(v.length / 20.0)
-        self.paint(win, self._cover(hull, win), self.material(_DECKS[v.deck], (db, db - 7.0)))
+        hull_cov = self._cover(hull, win)
+        self.hulls[v.object_id] = (win, hull_cov)
+        self.paint(win, hull_cov, self.material(_DECKS[v.deck], (db, db - 7.0)))
         self.paint(win, self._cover(sup, win), self.material(_WHITE, (db + 4.0, db - 2.0)))
 
     def wake(self, ship: _Ship) -> None:
@@ -1450,10 +1475,48 @@ def _render_s2(world: _World, aoi: AOI, scenario: Scenario, grid: _Grid, acquire
         else:
             scl[alpha > 0] = 8
             scl[alpha >= 0.5] = 9
+    bright = _bright_hulls(scl, canvas.hulls, present, grid.res,
+                           (scenario.seed, aoi.id, "s2", format_acquired(acquired)))
     azimuth, zenith = _sun(lon, lat, acquired)
     props = {"eo:cloud_cover": round(100 * frac, 2), "view:sun_azimuth": round(azimuth, 2),
-             "view:sun_elevation": round(90 - zenith, 2), "satwatch:cirrus": cirrus}
+             "view:sun_elevation": round(90 - zenith, 2), "satwatch:cirrus": cirrus,
+             "satwatch:bright_hulls": bright}
     return data, props
+
+
+def _bright_hulls(scl: F32, hulls: dict[str, tuple[tuple[int, int, int, int], F32]], present: _Present,
+                  pixel_m: float, salt: tuple[object, ...]) -> list[str]:
+    """Mark the hulls of some vessels as cloud in ``scl`` ``(H, W)`` (in place): see :data:`BRIGHT_HULL_RATE`.
+
+    Each vessel of at least :data:`BRIGHT_HULL_MIN_LENGTH_M` is drawn with probability :data:`BRIGHT_HULL_RATE`
+    from ``salt`` (scene seed, AOI, sensor, acquisition) and its object id; a drawn vessel whose hull pixels
+    (coverage above one half, the pixels SCL calls an object) are all clear (SCL 5) gets them set to
+    :data:`BRIGHT_HULL_SCL`, and keeps it only where :func:`~satwatch.imagery.bands.scl_not_clear` gives the
+    blob back (on water), so that its truth stays visible. Returns the object ids of the hulls marked.
+    """
+    drawn: list[tuple[str, tuple[slice, slice], Bool]] = []
+    for ship in present.ships:
+        v = ship.vessel
+        if v.length < BRIGHT_HULL_MIN_LENGTH_M or v.object_id not in hulls:
+            continue
+        if _rng(*salt, v.object_id, "bright-hull").random() >= BRIGHT_HULL_RATE:
+            continue
+        (r0, r1, c0, c1), cov = hulls[v.object_id]
+        px = cov > 0.5
+        win = (slice(r0, r1), slice(c0, c1))
+        if px.any() and bool((scl[win][px] == 5).all()):
+            scl[win][px] = BRIGHT_HULL_SCL
+            drawn.append((v.object_id, win, px))
+    if not drawn:
+        return []
+    not_clear = scl_not_clear(scl, pixel_m)
+    kept = []
+    for object_id, win, px in drawn:
+        if not_clear[win][px].any():
+            scl[win][px] = 5  # not on water (a dock, a pier's corner, a cloud's edge): SCL keeps the object
+        else:
+            kept.append(object_id)
+    return kept
 
 
 def _render_s1(world: _World, aoi: AOI, scenario: Scenario, grid: _Grid, acquired: datetime,
@@ -1561,16 +1624,17 @@ def _vhr_grid(world: _World) -> _Grid:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _visible(scl: F32 | None, grid: _Grid, points: Sequence[tuple[float, float]]) -> bool:
+def _visible(not_clear: Bool | None, grid: _Grid, points: Sequence[tuple[float, float]]) -> bool:
     """Return False when most of the points fall where SCL says the ground is not clear.
 
-    Same rule as ``satwatch.change.observability`` (cloud shadow, cloud, cirrus), so truth, detector search area
-    and observed fraction agree on what could be seen.
+    ``not_clear`` is :func:`~satwatch.imagery.bands.scl_not_clear` of the scene's SCL, the rule of
+    ``satwatch.change.observability`` and of the detectors (cloud shadow, cloud, cirrus; ship-sized cloud blobs
+    on water given back), so truth, detector search area and observed fraction agree on what could be seen.
     """
-    if scl is None:
+    if not_clear is None:
         return True
     hits = [grid.pixel(x, y) for x, y in points]
-    flags = [float(scl[p]) in SCL_NOT_CLEAR for p in hits if p is not None]
+    flags = [bool(not_clear[p]) for p in hits if p is not None]
     return not flags or sum(flags) <= len(flags) / 2
 
 
@@ -1584,6 +1648,7 @@ def _polygon_points(poly: Polygon, n: int = 5) -> list[tuple[float, float]]:
 
 
 def _truth(present: _Present, grid: _Grid, meta: SceneMeta, epsg: int, scl: F32 | None) -> gpd.GeoDataFrame:
+    not_clear = None if scl is None else scl_not_clear(scl, grid.res)
     rows: list[dict[str, Any]] = []
     geoms: list[BaseGeometry] = []
     minx, miny, maxx, maxy = grid.bounds
@@ -1603,7 +1668,7 @@ def _truth(present: _Present, grid: _Grid, meta: SceneMeta, epsg: int, scl: F32 
             continue
         add(Point(ship.x, ship.y), object_id=v.object_id, **{"class": "vessel"}, where=v.where, length_m=v.length,
             width_m=v.width, heading_deg=ship.heading, area_m2=math.nan, count=1, moving=ship.speed_ms > 0,
-            visible=_visible(scl, grid, [(ship.x, ship.y)]), **base)
+            visible=_visible(not_clear, grid, [(ship.x, ship.y)]), **base)
     if meta.sensor == "vhr":  # at <= 1 m single vehicles are the objects: one point per vehicle
         for park, n in present.parks:
             t = math.radians(park.heading)
@@ -1640,7 +1705,7 @@ def _truth(present: _Present, grid: _Grid, meta: SceneMeta, epsg: int, scl: F32 
             poly = _rect(cx, cy, park.heading, along, across)
             add(poly, object_id=park.object_id, **{"class": "vehicle"}, where="land", length_m=round(along, 2),
                 width_m=round(across, 2), heading_deg=math.nan, area_m2=round(poly.area, 1), count=n, moving=False,
-                visible=_visible(scl, grid, _polygon_points(poly)), **base)
+                visible=_visible(not_clear, grid, _polygon_points(poly)), **base)
         for convoy in present.convoys:
             c = convoy.corridor.centroid
             if not inside(c.x, c.y):
@@ -1648,7 +1713,7 @@ def _truth(present: _Present, grid: _Grid, meta: SceneMeta, epsg: int, scl: F32 
             add(convoy.corridor, object_id=convoy.object_id, **{"class": "vehicle"}, where="road",
                 length_m=round(30.0 * (len(convoy.points) - 1) + 16.0, 2), width_m=12.0, heading_deg=math.nan,
                 area_m2=round(convoy.corridor.area, 1), count=len(convoy.points), moving=True,
-                visible=_visible(scl, grid, [(p[0], p[1]) for p in convoy.points]), **base)
+                visible=_visible(not_clear, grid, [(p[0], p[1]) for p in convoy.points]), **base)
     if present.camp is not None:
         camp, area = present.camp
         long_side, short_side = camp.sides(area)
@@ -1657,7 +1722,7 @@ def _truth(present: _Present, grid: _Grid, meta: SceneMeta, epsg: int, scl: F32 
             add(poly, object_id=camp.object_id, **{"class": "encampment"}, where="land",
                 length_m=round(long_side, 2), width_m=round(short_side, 2), heading_deg=math.nan,
                 area_m2=round(area, 1), count=len(_tent_cells(camp, area)), moving=False,
-                visible=_visible(scl, grid, _polygon_points(poly)), **base)
+                visible=_visible(not_clear, grid, _polygon_points(poly)), **base)
     frame = pd.DataFrame(rows, columns=list(TRUTH_COLUMNS)).astype(TRUTH_COLUMNS)
     geo = [project_geometry(g, epsg, 4326) for g in geoms]
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geo, crs=4326), crs=4326)
@@ -1677,7 +1742,8 @@ class Rendered:
     truth: gpd.GeoDataFrame = field(repr=False)
     """Planted objects present in the scene, EPSG:4326, columns :data:`TRUTH_COLUMNS` + ``geometry``."""
     properties: dict[str, Any] = field(default_factory=dict, hash=False)
-    """STAC properties of the rendering conditions (cloud cover in percent, sun, wind, orbit, scenario)."""
+    """STAC properties of the rendering conditions (cloud cover in percent, sun, wind, orbit, scenario; for
+    Sentinel-2 ``satwatch:bright_hulls``, the object ids of the vessels whose hulls SCL marks as cloud)."""
 
 
 def render(aoi: AOI, acquired: datetime, sensor: str, scenario: Scenario) -> Rendered:
