@@ -6,6 +6,7 @@ The validation sets are fixed here, split by place, date or package, never by ch
 profile     set                      what it holds (real imagery, never trained on)
 =========== ======================== ==========================================================================
 ``s2``      ``sen2ships-holdout``    the held-out sen2ships ports and qingdao: every ship labelled (exhaustive)
+``s2``      ``sen2ships-holdout-scl``  the same ports with an SCL band that marks every labelled ship as cloud (9)
 ``s2``      ``eotdl-2022-08-25``     EOTDL chips of one date (tile T32VPH): one AIS ship per chip, AIS length
 ``s1``      ``opensarship-val``      OpenSARShip packages of 2016-05-18 and 2015-08-23: one AIS ship per chip
 ``vhr``     ``aerial-val``           aerial/drone vehicle images of held-out sequences, block-averaged to 1 m
@@ -36,7 +37,10 @@ from affine import Affine
 from satwatch.detection.figures import Figures, SceneTally, figures_from_tallies
 from satwatch.imagery.scene import Scene
 
-__all__ = ["SPLITS", "ValidationItem", "ValidationSet", "concat_labels", "embed_in_clutter", "real_sets", "score"]
+__all__ = [
+    "SPLITS", "ValidationItem", "ValidationSet", "concat_labels", "embed_in_clutter", "real_sets", "score",
+    "with_hull_cloud",
+]
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +174,30 @@ def _sen2ships_items() -> list[ValidationItem]:
     return items
 
 
+def with_hull_cloud(item: ValidationItem) -> ValidationItem:
+    """Return the same port scene with an SCL band in which every labelled ship box is cloud (class 9).
+
+    Real L2A scene classification often marks white hulls as cloud; sen2ships has no SCL band, so this puts the
+    worst case on real pixels: water (NDWI > 0 from B03, else B02, against B08) is SCL 6, other valid pixels 5,
+    and each labelled box 9. A detector that treats SCL cloud as unobservable finds none of these ships.
+    """
+    from rasterio.features import rasterize
+
+    scene = item.scene
+    green = scene.band("B03") if "B03" in scene.bands else scene.band("B02")
+    nir = scene.band("B08")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scl = np.where((green - nir) / (green + nir) > 0.0, 6.0, 5.0).astype(np.float32)
+    scl[~np.isfinite(green) | ~np.isfinite(nir)] = 0.0
+    boxes = item.labels.to_crs(scene.crs).geometry
+    hulls = rasterize([(g, 1) for g in boxes], out_shape=(scene.height, scene.width), transform=scene.transform,
+                      dtype="uint8", all_touched=False) if len(boxes) else np.zeros(scl.shape, dtype=np.uint8)
+    scl[hulls.astype(bool)] = 9.0
+    cloudy = Scene(data=np.concatenate([scene.data, scl[None]]), bands=(*scene.bands, "SCL"), crs=scene.crs,
+                   transform=scene.transform, meta=scene.meta)
+    return ValidationItem(cloudy, item.labels, item.negatives_known, item.scored_area, item.water_km2)
+
+
 def _labelled_items(loaded: Sequence[Any], groups: tuple[str, ...], cls: str,
                     negatives: Callable[[Any], bool] | None = None, embed: bool = False,
                     water: Callable[[Scene], float] = _scene_km2) -> list[ValidationItem]:
@@ -201,6 +229,7 @@ def real_sets(profile: str) -> list[ValidationSet]:
         items = _sen2ships_items()
         if items:
             sets.append(ValidationSet("sen2ships-holdout", "vessel", tuple(items)))
+            sets.append(ValidationSet("sen2ships-holdout-scl", "vessel", tuple(with_hull_cloud(i) for i in items)))
         if (data_root / "eotdl_s2_ships").is_dir():
             from satwatch.detection.data.eotdl_s2_ships import load_chips
 
