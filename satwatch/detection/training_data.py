@@ -33,7 +33,10 @@ from satwatch.detection.sen2ships import load_port
 from satwatch.detection.training import HOLDOUT_PORTS
 from satwatch.imagery.scene import Scene
 
-__all__ = ["labelled_sample", "port_sample", "real_training_samples", "simulated_samples", "validation_scenes"]
+__all__ = [
+    "labelled_sample", "port_sample", "real_training_items", "real_training_samples", "simulated_samples",
+    "validation_scenes",
+]
 
 
 def _to_profile_px(scene: Scene, scale: float) -> Affine:
@@ -163,16 +166,16 @@ def labelled_sample(item: Any, profile: Profile) -> Sample:
                   mask_known=known if profile.mask_classes else None)
 
 
-def real_training_samples(profile: Profile) -> list[Sample]:
-    """Return the real labelled scenes a profile may train on (only the ``train`` groups of ``validation.SPLITS``).
+def real_training_items(profile: Profile) -> list[Any]:
+    """Return the real labelled scenes a profile may train on, as validation items (only ``train`` groups).
 
-    ``vhr``: the aerial vehicle images of the training sequences (exhaustive labels). Other profiles: none here
-    (``s2`` trains on sen2ships ports through :func:`port_sample`).
+    ``vhr``: the aerial vehicle images of the training sequences of ``validation.SPLITS`` (exhaustive labels).
+    Other profiles: none here (``s2`` trains on sen2ships ports through :func:`port_sample`).
 
     Raises:
         UsageError: a validation group would be trained on (the split is checked, not assumed).
     """
-    from satwatch.detection.validation import SPLITS
+    from satwatch.detection.validation import SPLITS, ValidationItem
     from satwatch.errors import UsageError
 
     if profile.name != "vhr":
@@ -182,7 +185,13 @@ def real_training_samples(profile: Profile) -> list[Sample]:
     train, held = SPLITS["aerial_vehicles"]["train"], SPLITS["aerial_vehicles"]["validation"]
     if set(train) & set(held):
         raise UsageError(f"aerial vehicle groups {sorted(set(train) & set(held))} are both trained and validated on")
-    return [labelled_sample(item, profile) for item in load_images() if item.group in train]
+    return [ValidationItem(item.scene, item.labels[item.labels["class"] == "vehicle"], True)
+            for item in load_images() if item.group in train]
+
+
+def real_training_samples(profile: Profile) -> list[Sample]:
+    """Return :func:`real_training_items` on the profile grid (:func:`labelled_sample`)."""
+    return [labelled_sample(item, profile) for item in real_training_items(profile)]
 
 
 def validation_scenes(profile: Profile, scenario: str | Path = "scenarios/validate.yaml",

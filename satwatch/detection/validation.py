@@ -39,7 +39,7 @@ from satwatch.imagery.scene import Scene
 
 __all__ = [
     "SPLITS", "ValidationItem", "ValidationSet", "concat_labels", "embed_in_clutter", "real_sets", "score",
-    "with_hull_cloud",
+    "tally_scenes", "with_hull_cloud",
 ]
 
 log = logging.getLogger(__name__)
@@ -262,8 +262,9 @@ def real_sets(profile: str) -> list[ValidationSet]:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _tallies(items: Sequence[ValidationItem], frames: Sequence[gpd.GeoDataFrame], cls: str,
-             match_distance_m: float) -> list[SceneTally]:
+def tally_scenes(items: Sequence[ValidationItem], frames: Sequence[gpd.GeoDataFrame], cls: str,
+                 match_distance_m: float) -> list[SceneTally]:
+    """Match each scene's detections to its labels: one :class:`SceneTally` per scene (see :func:`score`)."""
     from satwatch.detection.evaluate import evaluate
 
     tallies = []
@@ -315,7 +316,7 @@ def score(detect: Callable[[Scene], gpd.GeoDataFrame], vset: ValidationSet, matc
             frames.append(empty_detections())
         if progress is not None:
             progress(i, len(vset.items))
-    tallies = _tallies(vset.items, frames, vset.cls, match_distance_m)
+    tallies = tally_scenes(vset.items, frames, vset.cls, match_distance_m)
     return figures_from_tallies(tallies, vset.name, vset.cls, real=True), tallies
 
 

@@ -1,0 +1,69 @@
+"""Choose a CNN point class's decision threshold on the real TRAINING groups and store it in the weights.
+
+The threshold is never chosen on validation data: this script runs the weights on the real scenes of the
+``train`` groups of ``satwatch.detection.validation.SPLITS`` (``vhr``: the aerial training sequences), scores the
+detections at each threshold of a grid and writes the F1-best one into the weights' ``meta["thresholds"]``, with
+the grid's figures under ``meta["threshold_calibration"]``.
+
+Run: ``.venv/bin/python scripts/calibrate_threshold.py --profile vhr --weights models/vhr.pt``
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+import torch
+
+from satwatch.atomic import atomic_path
+from satwatch.detection.cnn import CnnDetector
+from satwatch.detection.figures import figures_from_tallies
+from satwatch.detection.training_data import real_training_items
+from satwatch.detection.validation import ValidationSet, tally_scenes
+
+GRID = (0.05, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.45)
+"""Thresholds tried."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Calibrate, print the grid, write the weights; returns 0."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", required=True, choices=("vhr",))
+    ap.add_argument("--weights", type=Path, required=True)
+    ap.add_argument("--cls", default="vehicle")
+    args = ap.parse_args(argv)
+    items = real_training_items(args.profile)
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copyfile(args.weights, Path(tmp) / f"{args.profile}.pt")
+        det = CnnDetector(device="cpu", models_dir=Path(tmp), precision="fp32", thresholds={args.cls: min(GRID)})
+        frames = [det.detect(item.scene) for item in items]
+    vset = ValidationSet("train", args.cls, tuple(items))
+    rows = []
+    for t in GRID:
+        kept = [f[f["score"] >= t] if len(f) else f for f in frames]
+        figs = figures_from_tallies(tally_scenes(vset.items, kept, args.cls, 30.0), "train", args.cls, True, draws=1)
+        rows.append((t, figs.get("precision"), figs.get("recall"), figs.get("f1")))
+        print(f"threshold {t:.2f}: precision {figs.get('precision'):.3f} recall {figs.get('recall'):.3f} "
+              f"F1 {figs.get('f1'):.3f}")
+    best = max(rows, key=lambda r: -1.0 if np.isnan(r[3]) else r[3])
+    payload = torch.load(args.weights, map_location="cpu", weights_only=True)
+    payload["meta"]["thresholds"][args.cls] = float(best[0])
+    payload["meta"]["threshold_calibration"] = {
+        "data": f"real training groups of {args.profile} ({len(items)} scenes)", "class": args.cls,
+        "grid": [{"threshold": r[0], "precision": r[1], "recall": r[2], "f1": r[3]} for r in rows],
+        "chosen": float(best[0]),
+    }
+    with atomic_path(args.weights) as out:
+        torch.save(payload, out)
+    print(f"{args.weights}: {args.cls} threshold {best[0]:.2f} (F1 {best[3]:.3f} on the training groups)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
