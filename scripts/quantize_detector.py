@@ -1,8 +1,9 @@
 """Make ``models/<profile>.int8.onnx``, the int8 CPU model, from the shipped float weights.
 
 Calibration tiles come from training data only: ``--tiles`` crops of the network input (512 px, or the whole
-scene when smaller), spread over the sen2ships training ports (s2; never the held-out ports) and
-``--simulated`` scenes of ``scenarios/train.yaml``; crops are drawn with ``--seed`` and half of them are centred
+scene when smaller), spread over the sen2ships training ports (s2; never the held-out ports), the real
+training images (vhr: the aerial training sequences) and ``--simulated`` scenes of ``scenarios/train.yaml``;
+crops are drawn with ``--seed`` and half of them are centred
 on a labelled object so that bright targets set the activation ranges too. Then measure the result with
 ``scripts/validate_detector.py --profile s2 --precision int8`` (model card: models/<profile>.md).
 
@@ -26,7 +27,7 @@ from satwatch.detection.quantized import export_int8, int8_path
 from satwatch.detection.samples import Sample
 from satwatch.detection.sen2ships import port_names
 from satwatch.detection.training import HOLDOUT_PORTS
-from satwatch.detection.training_data import port_sample, simulated_samples
+from satwatch.detection.training_data import port_sample, real_training_samples, simulated_samples
 
 
 def calibration_tiles(samples: list[Sample], profile: Profile, count: int, size: int,
@@ -68,9 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     if profile.name == "s2":
         ports = [p for p in port_names() if p not in HOLDOUT_PORTS]
         samples += [port_sample(p, profile) for p in ports]
+    real = real_training_samples(profile)  # vhr: the real aerial training sequences (never the validation ones)
+    samples += real
     tiles = calibration_tiles(samples, profile, args.tiles, profile.tile_px, args.seed)
     note = (f"{len(tiles)} crops (seed {args.seed}) of {args.simulated} simulated training scenes"
-            + (f" and the sen2ships training ports {', '.join(ports)}" if ports else ""))
+            + (f" and the sen2ships training ports {', '.join(ports)}" if ports else "")
+            + (f" and {len(real)} real training images" if real else ""))
     assert isinstance(loaded.net, torch.nn.Module)
     out = export_int8(loaded.net, args.profile, loaded.sha256, tiles, args.out or int8_path(MODELS_DIR, args.profile),
                       note=note)

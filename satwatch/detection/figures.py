@@ -23,7 +23,9 @@ its 95% interval does not lie wholly on the worse side of the baseline's value (
 recall and F1; lower for count, length error and false alarms). Length error is compared on the objects both
 detectors matched (:func:`paired_length_errors`: the interval of the paired difference must not lie wholly above
 0) when that pairing was recorded. A difference inside the noise of a few dozen labelled ships is not counted
-as worse; a point estimate that is worse is still reported in the reason. Among
+as worse; a point estimate that is worse is still reported in the reason. A set on which the baseline made no
+detection at all (it cannot see the class: the classical detector finds vessels only) gives nothing to be worse
+than, so it is not compared. Among
 eligible detectors the default is the one with the best mean of its primary figures (F1 where known, else
 recall) over the real sets; ``baseline`` is always eligible and wins ties, so a detector is never the default
 where it is worse than the classical baseline on real data.
@@ -313,7 +315,8 @@ def choose_default(real: Mapping[str, Sequence[Figures]]) -> tuple[str, str]:
     eligible: dict[str, float] = {}
     refused: list[str] = []
     for name, figs in real.items():
-        checks = [_worse(f, base[(f.dataset, f.cls)], k) for f in figs if (f.dataset, f.cls) in base
+        checks = [_worse(f, base[(f.dataset, f.cls)], k) for f in figs
+                  if (f.dataset, f.cls) in base and base[(f.dataset, f.cls)].detections > 0
                   for k in HIGHER_IS_BETTER] if name != "baseline" else []
         worse = [phrase for bad, phrase in checks if bad]
         if worse:

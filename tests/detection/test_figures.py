@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,17 @@ def test_length_error_is_compared_object_for_object_when_paired() -> None:
     worse = Figures("s", "vessel", True, 1, 3, 3, {"recall": Estimate(1.0, 1.0, 1.0)},
                     paired_length_m=paired_length_errors(far, near))
     assert choose_default({"baseline": [b], "cnn": [worse]})[0] == "baseline"
+
+
+def test_a_baseline_blind_to_the_class_is_no_reference() -> None:
+    blind = [Figures("v", "vehicle", True, 40, 800, 0, {"recall": Estimate(0.0, 0.0, 0.0), "f1": Estimate(0.0, 0, 0),
+                                                         "false_alarms_per_km2": Estimate(0.0, 0.0, 0.0)})]
+    cnn = [Figures("v", "vehicle", True, 40, 800, 600, {"recall": Estimate(0.6, 0.5, 0.7),
+                                                         "f1": Estimate(0.7, 0.6, 0.8),
+                                                         "false_alarms_per_km2": Estimate(400.0, 300.0, 500.0)})]
+    assert choose_default({"baseline": blind, "cnn": cnn})[0] == "cnn"
+    assert choose_default({"baseline": blind, "cnn": [replace(cnn[0], estimates={"f1": Estimate(0.0, 0, 0)})]})[0] \
+        == "baseline"  # a tie at zero stays with the classical method
 
 
 def test_a_difference_inside_the_interval_is_not_worse() -> None:
