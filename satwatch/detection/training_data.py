@@ -169,8 +169,9 @@ def labelled_sample(item: Any, profile: Profile) -> Sample:
 def real_training_items(profile: Profile) -> list[Any]:
     """Return the real labelled scenes a profile may train on, as validation items (only ``train`` groups).
 
-    ``vhr``: the aerial vehicle images of the training sequences of ``validation.SPLITS`` (exhaustive labels).
-    Other profiles: none here (``s2`` trains on sen2ships ports through :func:`port_sample`).
+    ``vhr``: the aerial vehicle images of the training sequences of ``validation.SPLITS`` (exhaustive labels);
+    none, with a warning, when the set is not under the real-data folder. Other profiles: none here (``s2``
+    trains on sen2ships ports through :func:`port_sample`).
 
     Raises:
         UsageError: a validation group would be trained on (the split is checked, not assumed).
@@ -180,7 +181,15 @@ def real_training_items(profile: Profile) -> list[Any]:
 
     if profile.name != "vhr":
         return []
+    import logging
+
     from satwatch.detection.data.aerial_vehicles import load_images
+    from satwatch.detection.data.labelled import real_data_root
+
+    if not (real_data_root() / "aerial_vehicles").is_dir():
+        logging.getLogger(__name__).warning(
+            "no real aerial vehicle images under %s: vhr trains on simulated scenes only", real_data_root())
+        return []
 
     train, held = SPLITS["aerial_vehicles"]["train"], SPLITS["aerial_vehicles"]["validation"]
     if set(train) & set(held):
