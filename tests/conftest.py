@@ -26,6 +26,22 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     yield
 
 
+@pytest.fixture(autouse=True)
+def _library_loggers_restored() -> Iterator[None]:
+    """Give each test the library loggers as it found them: a flow run attaches Prefect's handlers to them
+    (``flows.monitor.library_logs``), which would otherwise reach every later test's log capture as well."""
+    import logging
+
+    saved = {name: (list(logging.getLogger(name).handlers), logging.getLogger(name).level,
+                    logging.getLogger(name).propagate) for name in ("satwatch", "sentinelhub")}
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
 def make_scene(
     sensor: str = "s2", height: int = 64, width: int = 80, aoi: str = "ru_dunai", seed: int = 0,
     epsg: int = 32653, x0: float = 284_000.0, y0: float = 4_752_000.0, gsd: float = 10.0,
