@@ -24,6 +24,7 @@ import torch
 from satwatch.atomic import atomic_path
 from satwatch.detection.cnn import CnnDetector
 from satwatch.detection.figures import figures_from_tallies
+from satwatch.detection.profiles import PROFILES
 from satwatch.detection.training_data import real_training_items
 from satwatch.detection.validation import ValidationSet, tally_scenes
 
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", type=Path, required=True)
     ap.add_argument("--cls", default="vehicle")
     args = ap.parse_args(argv)
-    items = real_training_items(args.profile)
+    items = real_training_items(PROFILES[args.profile])
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copyfile(args.weights, Path(tmp) / f"{args.profile}.pt")
         det = CnnDetector(device="cpu", models_dir=Path(tmp), precision="fp32", thresholds={args.cls: min(GRID)})
