@@ -34,4 +34,4 @@ bench: install
 	$(BIN)/python benchmarks/bench_precision.py
 
 clean:
-	rm -rf $(VENV) data/archive data/outputs data/prefect
+	rm -rf $(VENV) data/archive data/outputs data/prefect data/cache
