@@ -27,19 +27,19 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
 
 
 @pytest.fixture(autouse=True)
-def _library_loggers_restored() -> Iterator[None]:
-    """Give each test the library loggers as it found them: a flow run attaches Prefect's handlers to them
-    (``flows.monitor.library_logs``), which would otherwise reach every later test's log capture as well."""
+def _library_handlers_restored() -> Iterator[None]:
+    """Give each test the library loggers' handlers as it found them.
+
+    A flow run attaches Prefect's handlers to them (``flows.monitor.library_logs``), which would otherwise reach
+    every later test's log capture as well. Levels are left alone: importing the flows sets ``satwatch`` to INFO
+    once per process, and the flows' run logs rely on it.
+    """
     import logging
 
-    saved = {name: (list(logging.getLogger(name).handlers), logging.getLogger(name).level,
-                    logging.getLogger(name).propagate) for name in ("satwatch", "sentinelhub")}
+    saved = {name: list(logging.getLogger(name).handlers) for name in ("satwatch", "sentinelhub")}
     yield
-    for name, (handlers, level, propagate) in saved.items():
-        logger = logging.getLogger(name)
-        logger.handlers[:] = handlers
-        logger.setLevel(level)
-        logger.propagate = propagate
+    for name, handlers in saved.items():
+        logging.getLogger(name).handlers[:] = handlers
 
 
 def make_scene(
