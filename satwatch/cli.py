@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -29,7 +29,19 @@ _PRECISION_HELP = "cnn: auto (int8 on a CPU when the quantised model is shipped,
 
 
 class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose errors are one line and exit 2."""
+    """ArgumentParser whose errors are one line and exit 2.
+
+    ``describe``, when set, makes the description only when help is shown, so the files it reads cost nothing
+    on other runs.
+    """
+
+    describe: Callable[[], str] | None = None
+
+    def format_help(self) -> str:
+        """Return the help text, the description made now when :attr:`describe` is set."""
+        if self.describe is not None:
+            self.description = self.describe()
+        return super().format_help()
 
     def error(self, message: str) -> NoReturn:
         """Print a one-line error naming the command and exit 2."""
@@ -59,7 +71,7 @@ def _existing_file(text: str) -> Path:
 
 
 _DETECTOR_HELP = ("auto (default: per profile, the detector with the best real-data figures; `satwatch detectors` "
-                  "lists them), cnn or baseline")
+                  "lists them), cnn, cnn-extent, cfar-cnn or baseline")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -84,8 +96,8 @@ def _build_parser() -> argparse.ArgumentParser:
     dts = sub.add_parser("detectors", help="each profile's default detector and the real-data figures behind it")
     dts.add_argument("--json", action="store_true", help="print the listing as JSON")
 
-    det = sub.add_parser("detect", help="detect objects in scene files",
-                         description="Detect objects in scene files. " + _defaults_line())
+    det = sub.add_parser("detect", help="detect objects in scene files")
+    det.describe = lambda: "Detect objects in scene files. " + _defaults_line()
     det.add_argument("scenes", nargs="+", type=_existing_file, help="scene GeoTIFFs")
     det.add_argument("--out", required=True, type=Path, help="output GeoJSON (EPSG:4326)")
     det.add_argument("--detector", default=None, help=_DETECTOR_HELP)
@@ -341,26 +353,17 @@ def _defaults_line() -> str:
 
 def _cmd_detectors(args: argparse.Namespace) -> int:
     from satwatch.detection.auto import describe_defaults
+    from satwatch.detection.figures import Figures
 
     listing = describe_defaults()
     if args.json:
         print(json.dumps(listing, indent=2))
         return 0
     for profile, entry in listing.items():
-        print(f"{profile}: default {entry['detector']} ({entry.get('reason', '')})")
-        for fig in entry.get("real", []):
-            parts = [f"{k} {_estimate_text(fig[k])}" for k in ("precision", "recall", "f1", "median_count_error",
-                                                               "median_length_error_m", "false_alarms_per_km2")
-                     if isinstance(fig.get(k), dict) and fig[k].get("value") is not None]
-            print(f"  real {fig['dataset']} ({fig['scenes']} scenes, {fig['labels']} {fig['class']}): "
-                  + ", ".join(parts))
+        print(f"{profile}: default {entry['detector']} ({entry['reason']})")
+        for fig in entry["real"]:
+            print(f"  real {Figures.from_dict(fig).summary()}")
     return 0
-
-
-def _estimate_text(item: dict[str, Any]) -> str:
-    lo, hi = item.get("ci95") or [None, None]
-    value = float(item["value"])
-    return f"{value:.2f}" + (f" [{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else "")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ the classical ``baseline`` on any real figure of its profile. A profile whose me
 older format falls back to ``baseline`` (a warning says so).
 
 Each detection keeps the ``detector`` column of the detector that made it, so a mixed run says which one
-found what; ``run.json`` records the choice per profile with its real figures (:func:`describe_defaults`).
+found what; ``run.json`` records the choice per sensor with its real figures (:func:`detector_record`).
 """
 
 from __future__ import annotations
@@ -17,88 +17,79 @@ import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import geopandas as gpd
+from typing import TYPE_CHECKING, Any
 
 from satwatch.detection.figures import load_metrics, real_figures, recorded_default
+from satwatch.detection.profiles import MODELS_DIR, PROFILES
 from satwatch.errors import DetectionError, InputFileError
-from satwatch.imagery.scene import Scene, read_scene, read_scene_meta
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from satwatch.imagery.scene import Scene
 
 __all__ = ["AutoDetector", "default_choices", "describe_defaults", "detector_record", "metrics_path"]
 
 log = logging.getLogger(__name__)
 
-_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-_PROFILE_NAMES = ("s2", "s1", "vhr")
-"""Profile names (one per sensor; :data:`satwatch.detection.profiles.PROFILES` holds the same keys)."""
 
-
-def metrics_path(profile: str, models_dir: Path = _MODELS_DIR) -> Path:
+def metrics_path(profile: str, models_dir: Path = MODELS_DIR) -> Path:
     """Return the committed metrics file of a profile: ``<models_dir>/<profile>.metrics.json``."""
     return models_dir / f"{profile}.metrics.json"
 
 
-def _recorded(profile: str, models_dir: Path) -> str | None:
+def _metrics(profile: str, models_dir: Path) -> dict[str, Any] | None:
+    """Return the profile's metrics when its file is readable and current (records a default), else None."""
     path = metrics_path(profile, models_dir)
     if not path.is_file():
         return None
     try:
-        return recorded_default(load_metrics(path))
+        metrics = load_metrics(path)
     except InputFileError:
         return None
+    return metrics if recorded_default(metrics) else None
 
 
-def default_choices(models_dir: Path = _MODELS_DIR) -> dict[str, str]:
-    """Profile -> registry name of its default detector (``baseline`` where no current metrics file says)."""
-    return {profile: _recorded(profile, models_dir) or "baseline" for profile in _PROFILE_NAMES}
-
-
-def describe_defaults(models_dir: Path = _MODELS_DIR) -> dict[str, Any]:
-    """Per profile: the default detector, why, and the real figures behind the choice (for run.json, listings)."""
-    out: dict[str, Any] = {}
-    for profile, name in default_choices(models_dir).items():
-        path = metrics_path(profile, models_dir)
-        entry: dict[str, Any] = {"detector": name, "metrics_file": path.name}
-        if path.is_file():
-            try:
-                metrics = load_metrics(path)
-            except InputFileError:
-                metrics = {}
-            entry["reason"] = (metrics.get("default") or {}).get("reason", "no current metrics: baseline")
-            figs = real_figures(metrics).get(name, [])
-            entry["real"] = [f.to_dict() for f in figs]
-        out[profile] = entry
+def _choices(models_dir: Path) -> dict[str, tuple[str, dict[str, Any] | None]]:
+    """Profile -> (default detector, its metrics or None): every metrics file read once."""
+    out: dict[str, tuple[str, dict[str, Any] | None]] = {}
+    for profile in PROFILES:
+        metrics = _metrics(profile, models_dir)
+        out[profile] = ((recorded_default(metrics) if metrics else None) or "baseline", metrics)
     return out
 
 
-def detector_record(registry_name: str, sensors: tuple[str, ...], models_dir: Path = _MODELS_DIR) -> dict[str, Any]:
+def default_choices(models_dir: Path = MODELS_DIR) -> dict[str, str]:
+    """Profile -> registry name of its default detector (``baseline`` where no current metrics file says)."""
+    return {profile: name for profile, (name, _) in _choices(models_dir).items()}
+
+
+def detector_record(registry_name: str, sensors: tuple[str, ...], models_dir: Path = MODELS_DIR) -> dict[str, Any]:
     """Return what run.json says of the detector per sensor: which detector ran and its real-data figures.
 
-    ``auto`` resolves to each profile's default; any other registry name is itself on every sensor. Figures come
-    from the committed metrics files; a detector without recorded figures for a profile gets
-    ``"error": "unknown"`` (nothing is widened or guessed).
+    ``auto`` resolves to each profile's default (with the reason recorded for the choice); any other registry
+    name is itself on every sensor. Figures come from the committed metrics files; a detector without recorded
+    figures for a profile gets ``"error": "unknown"`` (nothing is widened or guessed).
     """
-    choices = default_choices(models_dir) if registry_name == "auto" else {}
+    choices = _choices(models_dir)
     out: dict[str, Any] = {}
     for sensor in sensors:
-        name = choices.get(sensor, registry_name)
+        default, metrics = choices.get(sensor, ("baseline", None))
+        name = default if registry_name == "auto" else registry_name
         entry: dict[str, Any] = {"detector": name}
-        path = metrics_path(sensor, models_dir)
-        figs: list[Any] = []
-        if path.is_file():
-            try:
-                metrics = load_metrics(path)
-                figs = real_figures(metrics).get(name, [])
-                if name == (choices.get(sensor) or ""):
-                    entry["why"] = (metrics.get("default") or {}).get("reason", "")
-            except InputFileError:
-                figs = []
+        if registry_name == "auto":
+            entry["reason"] = (metrics or {}).get("default", {}).get("reason", "no current metrics: baseline")
+        figs = real_figures(metrics).get(name, []) if metrics else []
         entry["real"] = [f.to_dict() for f in figs]
         if not figs:
             entry["error"] = "unknown: no real-data figures recorded for this detector and profile"
         out[sensor] = entry
     return out
+
+
+def describe_defaults(models_dir: Path = MODELS_DIR) -> dict[str, Any]:
+    """Per profile: the default detector, why, and its real figures (``satwatch detectors``)."""
+    return detector_record("auto", tuple(PROFILES), models_dir)
 
 
 class AutoDetector:
@@ -110,11 +101,12 @@ class AutoDetector:
             progress, read_threads).
     """
 
-    def __init__(self, models_dir: Path = _MODELS_DIR, **cnn_options: Any) -> None:
+    def __init__(self, models_dir: Path = MODELS_DIR, **cnn_options: Any) -> None:
         self.models_dir = models_dir
-        self.choices = default_choices(models_dir)
-        for profile in self.choices:
-            if _recorded(profile, models_dir) is None:
+        choices = _choices(models_dir)
+        self.choices = {profile: name for profile, (name, _) in choices.items()}
+        for profile, (_, metrics) in choices.items():
+            if metrics is None:
                 log.warning("no readable real-data metrics for profile %s (%s): it falls back to the baseline "
                             "detector", profile, metrics_path(profile, models_dir))
         self.cnn_options = cnn_options
@@ -174,6 +166,8 @@ class AutoDetector:
 
     def detect_file(self, path: str | Path) -> gpd.GeoDataFrame:
         """Detect in a scene file: windowed reads when the chosen detector has them, else one whole read."""
+        from satwatch.imagery.scene import read_scene, read_scene_meta
+
         meta = read_scene_meta(path)[0]
         det = self.delegate(meta.sensor)
         detect_file = getattr(det, "detect_file", None)

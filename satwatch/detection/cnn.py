@@ -62,7 +62,7 @@ from torch.nn import functional
 
 from satwatch.detection.detections import Detection, detections_from_records, empty_detections
 from satwatch.detection.network import CenterNet, NetOutput, build_network, resolve_device
-from satwatch.detection.profiles import PROFILES, Profile, model_input
+from satwatch.detection.profiles import MODELS_DIR, PROFILES, Profile, model_input
 from satwatch.detection.quantized import QuantizedNet, int8_path, load_int8
 from satwatch.errors import DetectionError, UsageError
 from satwatch.imagery.scene import Scene, SceneMeta, ground_sample_distance_m, read_scene_meta
@@ -80,8 +80,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-"""Shipped weights and model cards (``models/<profile>.pt``, ``models/<profile>.md``)."""
 MIN_AREA_M2 = {"encampment": 2000.0, "vehicle": 1000.0}
 """Smallest polygon reported per mask class, m2 (smaller blobs are noise at 10 m)."""
 F32 = npt.NDArray[np.float32]

@@ -74,8 +74,8 @@ def _auto(**options: Any) -> Detector:
 
 DETECTORS: dict[str, Callable[..., Detector]] = {"auto": _auto, "baseline": _baseline, "cnn": _cnn,
                                                  "cnn-extent": _cnn_extent, "cfar-cnn": _cfar_cnn}
-"""Registry: detector name -> factory taking keyword options (``cnn`` and ``auto``: device, batch_size,
-precision, progress, models_dir)."""
+"""Registry: detector name -> factory taking keyword options (those of :data:`CNN_OPTION_DETECTORS`: device,
+batch_size, precision, progress, models_dir)."""
 CNN_OPTION_DETECTORS = ("auto", "cnn", "cnn-extent", "cfar-cnn")
 """Detectors that take the CNN's options (device, batch size, precision, progress)."""
 

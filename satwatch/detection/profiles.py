@@ -30,6 +30,7 @@ on an invalid pixel.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -37,9 +38,13 @@ import numpy.typing as npt
 from satwatch.errors import DetectionError
 from satwatch.imagery.bands import SCL_INVALID, scl_not_clear
 
-__all__ = ["PROFILES", "Profile", "get_profile", "model_input"]
+__all__ = ["MODELS_DIR", "PROFILES", "Profile", "get_profile", "model_input"]
 
 F32 = npt.NDArray[np.float32]
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+"""Shipped weights, model cards and metrics files of each profile (``models/<profile>.pt``, ``.md``,
+``.metrics.json``)."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ GeoPandas and PROJ; the training loop (:mod:`satwatch.detection.training`) does 
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +38,8 @@ __all__ = [
     "labelled_sample", "port_sample", "real_training_items", "real_training_samples", "simulated_samples",
     "validation_scenes",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def _to_profile_px(scene: Scene, scale: float) -> Affine:
@@ -181,13 +184,11 @@ def real_training_items(profile: Profile) -> list[Any]:
 
     if profile.name != "vhr":
         return []
-    import logging
-
     from satwatch.detection.data.aerial_vehicles import load_images
     from satwatch.detection.data.labelled import real_data_root
 
     if not (real_data_root() / "aerial_vehicles").is_dir():
-        logging.getLogger(__name__).warning(
+        log.warning(
             "no real aerial vehicle images under %s: vhr trains on simulated scenes only", real_data_root())
         return []
 

@@ -49,7 +49,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
 
 __all__ = [
     "HULL_CLEAR_OF_BANK_M",
@@ -187,6 +186,8 @@ def _hull_blobs(scl: npt.NDArray[Any], pixel_size_m: float) -> Bool | None:
     cloud = np.isin(scl, SCL_CLOUD)
     if not cloud.any():
         return None
+    from scipy import ndimage  # here, not at import: the training core imports this module without scipy
+
     labels, n = ndimage.label(cloud, structure=_EIGHT)
     area = np.bincount(labels[cloud], minlength=n + 1)
     cand = area <= max_px
@@ -241,6 +242,8 @@ def _drop_near_banks(keep: Bool, cand: Bool, labels: npt.NDArray[np.int32], clou
     crop = bank[r0:r1, c0:c1]
     if not crop.any():
         return
+    from scipy import ndimage
+
     near = ndimage.maximum_filter(crop.view(np.uint8), size=2 * reach + 1, mode="constant", cval=0) > 0
     keep[np.unique(labels[r0:r1, c0:c1][near & kept[r0:r1, c0:c1]])] = False
 
