@@ -24,7 +24,7 @@ from satwatch.detection.auto import metrics_path
 from satwatch.detection.detector import CNN_OPTION_DETECTORS, DETECTORS, get_detector
 from satwatch.detection.figures import METRICS_FORMAT, choose_default, paired_length_errors
 from satwatch.detection.profiles import PROFILES
-from satwatch.detection.validation import SPLITS, real_sets, score, summary_line, tallies_table
+from satwatch.detection.validation import SPLITS, real_sets, score, tallies_table
 from satwatch.outputs.files import write_json
 
 VALIDATED = ("baseline", "cnn")
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         for vset in sets:
             t0 = time.perf_counter()
             figs, tallies = score(det.detect, vset, match_distance_m=args.match_distance_m)
-            print(f"[{name}] real {summary_line(figs)}  ({time.perf_counter() - t0:.0f} s)")
+            print(f"[{name}] real {figs.summary()}  ({time.perf_counter() - t0:.0f} s)")
             if args.tallies:
                 print(tallies_table(tallies))
             real[name].append(figs)

@@ -29,7 +29,7 @@ from satwatch.aoi import AOI
 from satwatch.imagery.bands import SCL_INVALID, scl_not_clear
 from satwatch.imagery.scene import Scene, format_acquired
 
-__all__ = ["MIN_OBJECT_PIXELS", "Observability", "min_object_length_m", "observe", "pixel_area_m2"]
+__all__ = ["MIN_OBJECT_PIXELS", "Observability", "min_object_length_m", "observe", "pixel_area_m2", "water_mask"]
 
 MIN_OBJECT_PIXELS = {"s2": 2.5, "s1": 3.0, "vhr": 3.0}
 """Shortest resolvable object in pixels: ~25 m ships at Sentinel-2's 10 m; Sentinel-1 IW GRD has ~20 x 22 m
@@ -91,7 +91,7 @@ def observe(scene: Scene, aoi: AOI) -> Observability:
         cloudy = np.zeros_like(valid)
     n_cloud = float(cloudy.sum())
     clear = valid & ~cloudy
-    water = _water_mask(scene, clear, gsd)
+    water = water_mask(scene, clear, gsd)
     km2_per_pixel = pixel_area_m2(scene) / 1e6
     water_km2 = float("nan") if water is None else round(float((water & clear).sum()) * km2_per_pixel, 4)
     land_km2 = float("nan") if water is None else round(float((~water & clear).sum()) * km2_per_pixel, 4)
@@ -115,8 +115,8 @@ def pixel_area_m2(scene: Scene) -> float:
     return scene.gsd_m**2
 
 
-def _water_mask(scene: Scene, clear: npt.NDArray[np.bool_], gsd_m: float) -> npt.NDArray[np.bool_] | None:
-    """Water mask the baseline detector would search, or None when the scene lacks the bands for one."""
+def water_mask(scene: Scene, clear: npt.NDArray[np.bool_], gsd_m: float) -> npt.NDArray[np.bool_] | None:
+    """Return the water mask the baseline detector would search, or None when the scene lacks the bands for one."""
     from satwatch.detection.water import optical_water_mask, sar_water_mask
 
     bands = set(scene.bands)

@@ -138,6 +138,12 @@ class Figures:
     objects, low, high)``, low/high the 95% interval of the difference of the two medians; None for ``baseline``
     itself or when not computed (see :func:`paired_length_errors`)."""
 
+    def summary(self) -> str:
+        """One line: the set, then each measurable figure with its interval (lengths in whole metres)."""
+        parts = [f"{k} {est.text(0 if k.endswith('_m') else 2)}" for k, est in self.estimates.items()
+                 if not math.isnan(est.value)]
+        return f"{self.dataset} ({self.scenes} scenes, {self.labels} {self.cls}s): " + ", ".join(parts)
+
     def get(self, name: str) -> float:
         """Point estimate of one figure (NaN when unknown)."""
         est = self.estimates.get(name)

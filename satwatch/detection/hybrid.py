@@ -109,16 +109,13 @@ def measure_vessel(window: Scene, x: float, y: float) -> tuple[float, float, flo
     extent[pr, pc] = True
     sar = window.meta.sensor == "s1"
     params: SarParams | OpticalParams = SarParams() if sar else OpticalParams()
+    edge = np.ones_like(extent)
+    edge[1:-1, 1:-1] = False  # an object reaching the window's edge is joined to a quay, a coast or a cloud
     comps = measure_components(extent, core, excess, ground_axes_m(window), weights=np.maximum(excess, 0.0),
-                               saturate=params.moment_quantile, trim=params.trim, psf_sigma_m=params.psf_sigma_m)
+                               saturate=params.moment_quantile, trim=params.trim, psf_sigma_m=params.psf_sigma_m,
+                               exclude=edge)
     if len(comps.pixels) != 1:
         return None
-    from scipy import ndimage
-
-    labels, _ = ndimage.label(extent, structure=np.ones((3, 3), dtype=bool))
-    own = labels == labels[pr, pc]
-    if own[0].any() or own[-1].any() or own[:, 0].any() or own[:, -1].any():
-        return None  # joined to something as large as the window: a quay, a coast, a cloud
     length = float(comps.length_m[0])
     if not _LENGTH_RANGE_M[0] <= length <= _LENGTH_RANGE_M[1]:
         return None

@@ -23,13 +23,13 @@ false alarms are counted only on real chips known to hold no other ship (OpenSAR
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 from affine import Affine
@@ -91,14 +91,13 @@ class ValidationSet:
 
 
 def _optical_water_km2(scene: Scene) -> float:
-    """Water area of an optical scene, km2: NDWI (green vs near infrared) above 0 on valid pixels."""
-    g_name, n_name = ("B03", "B08") if scene.meta.sensor == "s2" else ("G", "N")
-    if g_name not in scene.bands or n_name not in scene.bands:
-        return 0.0
-    g, n = scene.band(g_name), scene.band(n_name)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        water = (g - n) / (g + n) > 0.0
-    return float(water.sum()) * scene.gsd_m**2 / 1e6
+    """Observed water of an optical scene, km2: the water mask the counts use (observability's), 0 without one."""
+    from satwatch.change.observability import water_mask
+
+    bands = scene.data[[i for i, b in enumerate(scene.bands) if b != "SCL"]]
+    valid: npt.NDArray[np.bool_] = np.all(np.isfinite(bands), axis=0)
+    water = water_mask(scene, valid, scene.gsd_m)
+    return 0.0 if water is None else float((water & valid).sum()) * scene.gsd_m**2 / 1e6
 
 
 def _scene_km2(scene: Scene) -> float:
@@ -327,13 +326,6 @@ def tallies_table(tallies: Sequence[SceneTally]) -> str:
             for t in tallies]
     frame = pd.DataFrame(rows, columns=["scene", "tp", "fp", "fn", "len_err_m"])
     return frame.to_string(index=False)
-
-
-def summary_line(fig: Figures) -> str:
-    """One line: the set, then each measurable figure with its interval."""
-    parts = [f"{k} {fig.estimates[k].text(2 if 'error_m' not in k else 0)}" for k in fig.estimates
-             if not math.isnan(fig.get(k))]
-    return f"{fig.dataset} ({fig.scenes} scenes, {fig.labels} {fig.cls}s): " + ", ".join(parts)
 
 
 def concat_labels(frames: Sequence[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
