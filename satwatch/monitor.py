@@ -34,6 +34,7 @@ from shapely import wkt
 from satwatch.aoi import AOI, resolve_aois
 from satwatch.atomic import atomic_path
 from satwatch.change.counts import count_table
+from satwatch.change.error_model import detector_versions, error_models
 from satwatch.change.observability import Observability, observe
 from satwatch.change.run_changes import write_changes
 from satwatch.change.timeseries import Window
@@ -300,7 +301,9 @@ def finish_run(
     classes = detector.classes
     classes_for = getattr(detector, "classes_for", None)
     by_sensor = {s: tuple(classes_for(s)) if classes_for is not None else classes for s in request.sensors}
-    counts = count_table(detections, [r.observability for r in ordered], by_sensor, simulated)
+    # the detector's measured error per sensor and class: estimated true counts, verdicts (docs/change.md)
+    error = error_models(request.detector, by_sensor, detector_versions(detector, request.sensors))
+    counts = count_table(detections, [r.observability for r in ordered], by_sensor, simulated, error)
     aois = gpd.GeoDataFrame(
         [{**a.to_feature()["properties"], "simulated": simulated} for a in request.aois],
         geometry=[a.geometry for a in request.aois],
@@ -347,7 +350,8 @@ def finish_run(
         "detector": {"name": detector.name, "classes": list(classes),
                      "classes_by_sensor": {k: list(v) for k, v in by_sensor.items()},
                      # which detector ran on each sensor and its measured real-data figures (models/*.metrics.json)
-                     "by_sensor": detector_record(request.detector, request.sensors)},
+                     "by_sensor": detector_record(request.detector, request.sensors),
+                     "error_models": [m.to_dict() for m in error.values()]},
         "sources": sorted({r.source for r in ordered}) or [request.source],
         "versions": _versions(),
         "summary": {

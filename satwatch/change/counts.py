@@ -1,4 +1,10 @@
-"""Counts per AOI, sensor, acquisition and class, each with the observability it was made under."""
+"""Counts per AOI, sensor, acquisition and class, each with the observability it was made under.
+
+Every row holds the raw number of detections (``count``) and, from the detector's measured error
+(:mod:`satwatch.change.error_model`), an estimate of the true number of objects with its 95% interval
+(``estimated_count``, ``estimated_low``, ``estimated_high``) and where the figures come from (``error_source``:
+``real``, ``simulated`` or ``unknown``, when the estimate is left empty). Formula: ``docs/change.md``.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +15,18 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from satwatch.change.error_model import ErrorModel, estimate_true, unknown_model
 from satwatch.change.observability import Observability
 
-__all__ = ["COUNT_COLUMNS", "WATER_CLASSES", "count_table"]
+__all__ = ["COUNT_COLUMNS", "ESTIMATE_COLUMNS", "WATER_CLASSES", "add_estimates", "count_table"]
 
 COUNT_COLUMNS = (
     "aoi", "sensor", "acquired", "scene_id", "class", "count", "area_m2", "observed_fraction", "cloud_fraction",
-    "min_object_length_m", "observed_water_km2", "observed_land_km2", "per_km2", "simulated",
+    "min_object_length_m", "observed_water_km2", "observed_land_km2", "per_km2", "estimated_count", "estimated_low",
+    "estimated_high", "error_source", "simulated",
 )
+ESTIMATE_COLUMNS = ("estimated_count", "estimated_low", "estimated_high", "error_source")
+"""Columns :func:`add_estimates` fills: the estimated true number, its 95% interval, the figures' source."""
 WATER_CLASSES = ("vessel",)
 """Classes whose density is per km2 of observed water; the others are per km2 of observed land."""
 
@@ -26,6 +36,7 @@ def count_table(
     observations: Sequence[Observability],
     classes: Sequence[str] | Mapping[str, Sequence[str]],
     simulated: bool,
+    error: Mapping[tuple[str, str], ErrorModel] | None = None,
 ) -> pd.DataFrame:
     """Count detections per scene and class, zeros included, with each scene's observability.
 
@@ -37,12 +48,14 @@ def count_table(
             detector that reports encampments on Sentinel-2 but not on Sentinel-1 gets no encampment rows for
             Sentinel-1 scenes, never a false zero); only these get rows.
         simulated: whether the imagery was simulated (copied to every row).
+        error: ``(sensor, class) -> ErrorModel`` of the detector that ran
+            (:func:`satwatch.change.error_model.error_models`); missing pairs are ``unknown`` (no estimate).
 
     Returns:
         One row per (scene, class) with columns :data:`COUNT_COLUMNS`, sorted by aoi, sensor, acquired, class.
         ``area_m2`` is the summed area of polygon detections (encampments, vehicle parks); 0 for points.
         ``per_km2`` is the count per km2 of observed water (vessels) or observed land (other classes); empty
-        when that area is unknown or zero.
+        when that area is unknown or zero. The estimate columns: :func:`add_estimates`.
     """
     rows = []
     by_key: dict[tuple[str, str], pd.DataFrame] = {}
@@ -65,4 +78,32 @@ def count_table(
                 "per_km2": per_km2, "simulated": simulated,
             })
     table = pd.DataFrame(rows, columns=list(COUNT_COLUMNS))
+    table = add_estimates(table, error or {})
     return table.sort_values(["aoi", "sensor", "acquired", "class"], ignore_index=True)
+
+
+def add_estimates(table: pd.DataFrame, error: Mapping[tuple[str, str], ErrorModel]) -> pd.DataFrame:
+    """Fill :data:`ESTIMATE_COLUMNS` of a counts table from the detector's error models.
+
+    Each row's detections become ``max(0, (count - false_alarms_per_km2 x area) / recall)`` with a Monte Carlo
+    95% interval (:func:`satwatch.change.error_model.estimate_true`); the area is the scene's observed water for
+    vessels, observed land for the other classes. Rows whose model is unknown keep empty estimates and
+    ``error_source = unknown``.
+    """
+    out = table.copy()
+    for col in ESTIMATE_COLUMNS[:3]:
+        out[col] = np.nan
+    out["error_source"] = "unknown"
+    if out.empty:
+        return out
+    for (sensor, cls), idx in out.groupby(["sensor", "class"]).groups.items():
+        model = error.get((str(sensor), str(cls))) or unknown_model("", str(sensor), str(cls), "no error model")
+        rows = out.loc[idx]
+        area_col = "observed_water_km2" if cls in WATER_CLASSES else "observed_land_km2"
+        est, low, high = estimate_true(rows["count"].to_numpy(dtype=float), rows[area_col].to_numpy(dtype=float),
+                                       model)
+        out.loc[idx, "estimated_count"] = np.round(est, 2)
+        out.loc[idx, "estimated_low"] = np.round(low, 2)
+        out.loc[idx, "estimated_high"] = np.round(high, 2)
+        out.loc[idx, "error_source"] = model.source
+    return out

@@ -49,7 +49,8 @@ CONFIDENCE = 0.95
 """Confidence level of every interval."""
 TIMESERIES_COLUMNS = (
     "aoi", "class", "sensor", "date", "acquired", "scene_id", "count", "area_m2", "observed_fraction",
-    "count_per_observed", "per_km2", "used", "excluded_reason", "min_object_length_m", "simulated",
+    "count_per_observed", "per_km2", "estimated_count", "estimated_low", "estimated_high", "error_source", "used",
+    "excluded_reason", "min_object_length_m", "simulated",
 )
 """Columns of :func:`build_timeseries` (``timeseries.csv``)."""
 
@@ -118,8 +119,9 @@ def build_timeseries(counts: pd.DataFrame, min_observed: float = MIN_OBSERVED_FR
         One row per (aoi, class, sensor, acquisition), columns :data:`TIMESERIES_COLUMNS`: ``date`` is the UTC day
         (ISO text); ``count_per_observed`` is ``count / observed_fraction`` (the count scaled to the whole AOI,
         empty when nothing was observed); ``per_km2`` is the count per km2 of observed water (vessels) or land
-        (other classes), from ``counts.csv``; ``used`` tells whether comparisons use the row and
-        ``excluded_reason`` why not (``not observed`` for observed fraction 0, ``observed_fraction < X``).
+        (other classes), from ``counts.csv``; ``estimated_count`` / ``estimated_low`` / ``estimated_high`` /
+        ``error_source`` are the true-number estimate of ``counts.csv`` (empty and ``unknown`` for a counts table
+        without it); ``used`` tells whether comparisons use the row and ``excluded_reason`` why not (``not observed`` for observed fraction 0, ``observed_fraction < X``).
     """
     if not 0.0 < min_observed <= 1.0:
         raise UsageError(f"min_observed {min_observed} must be in (0, 1]")
@@ -135,9 +137,11 @@ def build_timeseries(counts: pd.DataFrame, min_observed: float = MIN_OBSERVED_FR
     ts["excluded_reason"] = np.where(
         ts["used"], "", np.where(obs <= 0, "not observed", f"observed_fraction < {min_observed:g}")
     )
-    for col in ("min_object_length_m", "area_m2", "per_km2"):
+    for col in ("min_object_length_m", "area_m2", "per_km2", "estimated_count", "estimated_low", "estimated_high"):
         if col not in ts:
             ts[col] = np.nan
+    if "error_source" not in ts:
+        ts["error_source"] = "unknown"
     ts["simulated"] = ts["simulated"].astype(bool)
     ts = ts[list(TIMESERIES_COLUMNS)]
     return ts.sort_values(["aoi", "class", "sensor", "acquired"], ignore_index=True)
