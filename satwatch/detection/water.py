@@ -24,9 +24,12 @@ scene-classification water, SCL 6).
 Limits: a vessel moored against a pier or quay is not inside the mask: the baseline does not see berthed
 vessels. Rocks and islets narrower than ``open_m`` (150 m) are treated like vessels (filled) and may be
 detected as such (static false detections, the same on every date), and a raft of vessels wider than that
-may be taken for an islet and missed. Wind-roughened sea brighter than the SAR threshold, and turbid or
-glinting water with NDWI below the optical threshold, are missed as water. Window sizes are given in metres
-and converted with the scene's ground sample distance.
+may be taken for an islet and missed, except on Sentinel-1 where land wholly surrounded by water whose
+brightest pixel reaches 0 dB VV (a metal hull; natural islets return far less) joins the water body up to
+0.4 km2 (a big ship with its sidelobe haze and blur is often 150-200 m wide at the coarse scale).
+Wind-roughened sea brighter than the SAR threshold, and turbid or glinting water with NDWI below the optical
+threshold, are missed as water. Window sizes are given in metres and converted with the scene's ground
+sample distance.
 """
 
 from __future__ import annotations
@@ -179,8 +182,13 @@ def _two_scale(
     fine_smooth_m: float = 0.0,
     fine_sigmas: float | None = None,
     extra_fine: BoolArray | None = None,
+    vessel_peak: float | None = None,
 ) -> BoolArray:
     """Shared two-scale water mask (module docstring); water is where ``index`` is below/above the threshold.
+
+    ``vessel_peak``: coarse land wholly surrounded by water, no larger than :data:`VESSEL_BLOB_HOLES` x
+    ``max_hole_m2``, whose brightest
+    pixel reaches this value joins the water body (:func:`_fill_bright_holes`); None: never.
 
     ``auto`` = (low, high, min_separation): use Otsu's threshold, clipped to [low, high], when its classes are
     at least min_separation apart. ``fine_sigmas``: the per-pixel test asks for water within this many robust
@@ -208,6 +216,9 @@ def _two_scale(
     coarse_water = known & ~coarse_land
     coarse_water = remove_small_regions(coarse_water, int(np.ceil(min_water_area_m2 / (gsd_m * factor) ** 2)))
     h, w = index.shape
+    if vessel_peak is not None:
+        coarse_water = _fill_bright_holes(coarse_water, known, index, valid, factor, vessel_peak,
+                                          int(VESSEL_BLOB_HOLES * max_hole_m2 / (gsd_m * factor) ** 2))
     bodies = np.repeat(np.repeat(coarse_water, factor, axis=0), factor, axis=1)[:h, :w] & valid
     fine_size = _odd_px(fine_smooth_m, gsd_m)
     fine_index = index
@@ -246,6 +257,30 @@ def _two_scale(
     return erode_box(water, buffer_px) & valid
 
 
+VESSEL_BLOB_HOLES = 4.0
+"""A bright coarse blob (:func:`_fill_bright_holes`) may be this many times ``max_hole_m2``: at the coarse scale a
+big ship is its hull plus its blur, sidelobe haze and the median's spread, several times the hull's area."""
+
+
+def _fill_bright_holes(coarse_water: BoolArray, known: BoolArray, index: FloatArray, valid: BoolArray,
+                      factor: int, peak: float, max_blocks: int) -> BoolArray:
+    """Fill the coarse holes of the water (blocks) holding a pixel of ``index`` at or above ``peak``.
+
+    A big vessel with its blur and radar sidelobes can be wider than ``open_m`` and survive as coarse "land",
+    so it would never be searched; a metal hull's brightest pixel (0 dB and more in VV) is far above what
+    natural islets and rocks of that size return, which stay land.
+    """
+    holes = fill_small_holes(coarse_water, max_blocks, fillable=known) & ~coarse_water
+    labels, n = ndimage.label(holes, structure=_EIGHT)
+    if n == 0:
+        return coarse_water
+    h, w = index.shape
+    full = np.repeat(np.repeat(labels, factor, axis=0), factor, axis=1)[:h, :w]
+    peaks = np.asarray(ndimage.maximum(np.where(valid, index, -np.inf), full, index=np.arange(1, n + 1)))
+    bright = np.concatenate([[False], peaks >= peak])
+    return np.asarray(coarse_water | bright[labels], dtype=bool)
+
+
 def sar_water_mask(
     vv_db: FloatArray,
     valid: BoolArray,
@@ -263,6 +298,7 @@ def sar_water_mask(
     min_water_area_m2: float = 50_000.0,
     max_hole_m2: float = 100_000.0,
     shore_buffer_m: float = 30.0,
+    vessel_peak_db: float | None = 0.0,
 ) -> BoolArray:
     """Water mask of a Sentinel-1 scene from its VV backscatter (two scales, see the module docstring).
 
@@ -286,6 +322,10 @@ def sar_water_mask(
         min_water_area_m2: smallest water body kept, m2.
         max_hole_m2: largest hole inside water filled (should exceed the largest vessel), m2.
         shore_buffer_m: water within this distance of land or nodata is dropped, metres.
+        vessel_peak_db: land wholly surrounded by water, wider than ``open_m`` but at most
+            :data:`VESSEL_BLOB_HOLES` x ``max_hole_m2``, joins
+            the water when its brightest pixel reaches this VV (dB): a big ship with its sidelobes, not an
+            islet. None: such land stays land.
 
     Returns:
         ``(height, width)`` boolean mask, True on water (vessels in open water included).
@@ -296,7 +336,7 @@ def sar_water_mask(
         threshold=default_threshold_db if threshold_db is None else threshold_db, smooth_m=smooth_m,
         median_m=median_m, open_m=open_m, min_water_area_m2=min_water_area_m2, max_hole_m2=max_hole_m2,
         shore_buffer_m=shore_buffer_m, auto=(lo, hi, min_separation_db) if threshold_db is None else None,
-        fine_smooth_m=fine_smooth_m, fine_sigmas=fine_sigmas,
+        fine_smooth_m=fine_smooth_m, fine_sigmas=fine_sigmas, vessel_peak=vessel_peak_db,
     )
 
 

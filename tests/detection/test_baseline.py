@@ -114,6 +114,23 @@ def test_s1_faint_pier_and_islet_are_not_vessels() -> None:
     _check(detect_sar(scene), FLEET[2:3], 10.0)
 
 
+def test_s1_big_ship_with_sidelobes_is_searched_not_land() -> None:
+    """A 300 m ship whose sidelobe haze makes it a 190 m wide bright blob (real OpenSARShip chips look so)
+    survives the coarse opening as "land"; its hull's 10 dB peak marks it a vessel: it is water, and found."""
+    ship = (Ship(150.0, 200.0, 300.0, 45.0, 90.0),)
+    scene = s1_scene(SHAPE, ship, LAND, seed=2, ship_db=10.0)
+    vv = scene.data[0]
+    rng = np.random.default_rng(2)
+    haze = np.zeros(SHAPE, dtype=bool)
+    haze[141:160, 182:219] = True  # sidelobe haze 190 m x 370 m about the hull, 8 dB above the sea
+    vv[haze] = np.maximum(vv[haze], -12.0 + 10 * np.log10(rng.gamma(4.4, 1 / 4.4, int(haze.sum()))))
+    vv[150, 140:260] = np.maximum(vv[150, 140:260], -6.0)  # azimuth sidelobe line, 1.2 km
+    assert sar_water_mask(vv, np.isfinite(vv), 10.0)[150, 200]
+    assert not sar_water_mask(vv, np.isfinite(vv), 10.0, vessel_peak_db=None)[150, 200]
+    found = detect_sar(scene)
+    assert any(math.hypot(r.centre[0] - 200.0, r.centre[1] - 150.0) <= 5 for r in found), found
+
+
 def test_optical_water_mask_keeps_vessels_and_drops_land() -> None:
     scene = optical_scene("s2", SHAPE, FLEET, LAND, seed=0)
     green, nir = scene.band("B03"), scene.band("B08")
