@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
                     help="CNN precision on this CPU (auto: int8 where shipped, what `satwatch detect` runs)")
     ap.add_argument("--out", type=Path, help="metrics JSON (default models/<profile>.metrics.json)")
+    ap.add_argument("--models-dir", type=Path,
+                    help="folder of candidate weights <profile>.pt to judge instead of the shipped ones (write "
+                    "their figures elsewhere with --out)")
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.detectors.split(",") if n.strip()]
     unknown = [n for n in names if n not in DETECTORS or n == "auto"]
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     real: dict[str, list[Any]] = {}
     per_scene: dict[str, list[Any]] = {}
     for name in names:
-        det = _detector(name, args.precision)
+        det = _detector(name, args.precision, args.models_dir)
         entry: dict[str, Any] = {"name": det.name, "real": [], "simulated": None}
         real[name] = []
         for vset in sets:
@@ -86,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             entry["simulated"] = ((previous.get("detectors") or {}).get(name) or {}).get("simulated") \
                 or previous.get(f"{name}_simulated")
         else:
-            entry["simulated"] = simulated_figures(args.profile, name, args.match_distance_m, args.precision)
+            entry["simulated"] = simulated_figures(args.profile, name, args.match_distance_m, args.precision,
+                                                   args.models_dir)
     choice, reason = choose_default(real)
     report["default"] = {"detector": choice, "reason": reason}
     print(f"default for {args.profile}: {reason}")
@@ -95,21 +99,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _detector(name: str, precision: str) -> Any:
-    """A registered detector on the CPU (CNN-based ones at ``precision``)."""
+def _detector(name: str, precision: str, models_dir: Path | None = None) -> Any:
+    """A registered detector on the CPU (CNN-based ones at ``precision``, weights from ``models_dir``)."""
     if name in CNN_OPTION_DETECTORS:
-        return get_detector(name, device="cpu", precision=precision)
+        options = {"models_dir": models_dir} if models_dir is not None else {}
+        return get_detector(name, device="cpu", precision=precision, **options)
     return get_detector(name)
 
 
-def simulated_figures(profile: str, name: str, match_distance_m: float, precision: str) -> dict[str, Any]:
+def simulated_figures(profile: str, name: str, match_distance_m: float, precision: str,
+                      models_dir: Path | None = None) -> dict[str, Any]:
     """One detector on the simulated validation scenario (SIMULATED: a demonstration, never evidence)."""
     from satwatch.detection.detections import concat_detections
     from satwatch.detection.evaluate import evaluate_detections
     from satwatch.detection.training_data import validation_scenes
     from satwatch.detection.validation import concat_labels
 
-    det = _detector(name, precision)
+    det = _detector(name, precision, models_dir)
     reported = det.classes_for(profile) if hasattr(det, "classes_for") else det.classes
     scenes = [(scene, lab[lab["class"].isin(reported)])
               for scene, lab in validation_scenes(PROFILES[profile], real=False)["simulated"]]

@@ -76,6 +76,23 @@ def test_default_rule_refuses_a_detector_worse_than_baseline_on_any_real_figure(
     assert choose_default({"baseline": base, "cnn": base})[0] == "baseline"
 
 
+def test_a_tie_goes_to_the_detector_measurably_better_on_another_figure() -> None:
+    base = [Figures("s1", "vessel", True, 37, 37, 40, {"recall": Estimate(0.78, 0.65, 0.92),
+                                                       "false_alarms_per_km2": Estimate(0.44, 0.08, 1.0)})]
+    quiet = [Figures("s1", "vessel", True, 37, 37, 30, {"recall": Estimate(0.78, 0.65, 0.92),
+                                                        "false_alarms_per_km2": Estimate(0.09, 0.0, 0.32)})]
+    name, reason = choose_default({"baseline": base, "cfar-cnn": quiet})
+    assert name == "cfar-cnn" and "false_alarms_per_km2" in reason
+    # the same recall and false alarms inside the baseline's noise: nothing measurably better, baseline stays
+    close = [replace(quiet[0], estimates={"recall": Estimate(0.78, 0.65, 0.92),
+                                          "false_alarms_per_km2": Estimate(0.30, 0.05, 0.60)})]
+    assert choose_default({"baseline": base, "cfar-cnn": close})[0] == "baseline"
+    # measurably better on false alarms but lower recall: the primary figure still decides
+    lower = [replace(quiet[0], estimates={"recall": Estimate(0.70, 0.55, 0.85),
+                                          "false_alarms_per_km2": Estimate(0.09, 0.0, 0.32)})]
+    assert choose_default({"baseline": base, "cfar-cnn": lower})[0] == "baseline"
+
+
 def test_length_error_is_compared_object_for_object_when_paired() -> None:
     mine = [SceneTally("a", 2, 0, 0, ((0, 5.0), (1, 60.0))), SceneTally("b", 1, 0, 0, ((0, 4.0),))]
     base = [SceneTally("a", 1, 0, 1, ((0, 9.0),)), SceneTally("b", 1, 0, 0, ((0, 6.0),))]
