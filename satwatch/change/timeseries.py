@@ -11,9 +11,13 @@ Counts at a port are overdispersed and autocorrelated (a ship stays for days; a 
 on some dates), so a plain Poisson interval is too narrow; a bootstrap over acquisitions needs more
 acquisitions than a window usually has (6 to 10 Sentinel-2 dates a month, fewer clear ones). The
 quasi-Poisson model (a Poisson GLM with a window indicator and a ``log(observed_fraction)`` offset, its variance
-scaled by the Pearson dispersion ``phi = max(1, X2 / (n - 2))``) keeps the Poisson point estimate, widens the
-interval by ``sqrt(phi)`` when the data vary more than Poisson, and uses Student's t with ``n - 2`` degrees of
-freedom, which stays honest with few acquisitions. A window total of zero gets 0.5 added (Haldane) so the log
+scaled by the Pearson dispersion ``phi = max(1, X2 / df)``) keeps the Poisson point estimate, widens the
+interval by ``sqrt(phi)`` when the data vary more than Poisson, and uses Student's t with ``df`` degrees of
+freedom, which stays honest with few acquisitions. The dispersion is measured on the **baseline window alone**
+(``df = n_baseline - 1``) when it has at least 3 used acquisitions: a short event inside the test window (ships
+present on two of three dates) is the change being measured, and pooling it into the dispersion would hide it;
+with fewer baseline acquisitions both windows are pooled (``df = n - 2``). A window total of zero gets 0.5
+added (Haldane) so the log
 ratio is finite. The rate difference gets the matching Wald interval. A change is ``significant`` when the 95%
 interval of the ratio excludes 1.
 """
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
@@ -121,7 +126,8 @@ def build_timeseries(counts: pd.DataFrame, min_observed: float = MIN_OBSERVED_FR
         empty when nothing was observed); ``per_km2`` is the count per km2 of observed water (vessels) or land
         (other classes), from ``counts.csv``; ``estimated_count`` / ``estimated_low`` / ``estimated_high`` /
         ``error_source`` are the true-number estimate of ``counts.csv`` (empty and ``unknown`` for a counts table
-        without it); ``used`` tells whether comparisons use the row and ``excluded_reason`` why not (``not observed`` for observed fraction 0, ``observed_fraction < X``).
+        without it); ``used`` tells whether comparisons use the row and ``excluded_reason`` why not (``not
+        observed`` for observed fraction 0, ``observed_fraction < X``).
     """
     if not 0.0 < min_observed <= 1.0:
         raise UsageError(f"min_observed {min_observed} must be in (0, 1]")
@@ -181,7 +187,7 @@ class WindowComparison:
     rate_ratio: float
     """``test_rate / baseline_rate`` (0.5 added to a zero total); NaN when a window has no used acquisition."""
     ratio_low: float
-    """Lower bound of the 95% interval of the ratio (quasi-Poisson, t with n - 2 df)."""
+    """Lower bound of the 95% interval of the ratio (quasi-Poisson, t with the dispersion's df)."""
     ratio_high: float
     """Upper bound of the 95% interval of the ratio."""
     rate_difference: float
@@ -191,7 +197,8 @@ class WindowComparison:
     difference_high: float
     """Upper bound of the 95% interval of the difference."""
     dispersion: float
-    """Pearson dispersion ``phi >= 1`` that widened the intervals (1 = Poisson)."""
+    """Pearson dispersion ``phi >= 1`` that widened the intervals (1 = Poisson), from the baseline window alone
+    when it has at least 3 used acquisitions."""
     significant: bool
     """True when the interval of the ratio excludes 1."""
     method: str
@@ -203,6 +210,25 @@ class WindowComparison:
 def _window_rows(ts: pd.DataFrame, window: Window) -> pd.DataFrame:
     days = ts["date"].map(date.fromisoformat)
     return ts[window.contains(days).to_numpy(dtype=bool)]
+
+
+def _dispersion(yb: npt.NDArray[np.float64], eb: npt.NDArray[np.float64], yt: npt.NDArray[np.float64],
+                et: npt.NDArray[np.float64]) -> tuple[float, int]:
+    """Return the Pearson dispersion ``phi >= 1`` and its degrees of freedom.
+
+    From the baseline window alone when it has at least 3 used acquisitions (a short event inside the test window
+    is the signal, not noise), else from both windows pooled.
+    """
+    if len(yb) >= 3 and eb.sum() > 0:
+        mu, y, df = eb * (yb.sum() / eb.sum()), yb, len(yb) - 1
+    else:
+        rate_b = yb.sum() / eb.sum() if eb.sum() > 0 else 0.0
+        rate_t = yt.sum() / et.sum() if et.sum() > 0 else 0.0
+        mu, y = np.concatenate([eb * rate_b, et * rate_t]), np.concatenate([yb, yt])
+        df = len(y) - 2
+    pos = mu > 0
+    x2 = float(np.sum((y[pos] - mu[pos]) ** 2 / mu[pos]))
+    return (max(1.0, x2 / df) if df > 0 else 1.0), df
 
 
 def compare_windows(
@@ -238,12 +264,7 @@ def compare_windows(
         significant = False
         if len(b) and len(t):
             method = "quasi-poisson"
-            mu = np.concatenate([eb * rate_b, et * rate_t])
-            y = np.concatenate([yb, yt])
-            df = len(y) - 2
-            pos = mu > 0
-            x2 = float(np.sum((y[pos] - mu[pos]) ** 2 / mu[pos]))
-            phi = max(1.0, x2 / df) if df > 0 else 1.0
+            phi, df = _dispersion(yb, eb, yt, et)
             crit = float(stats.t.ppf(q, df)) if df > 0 else float(stats.norm.ppf(q))
             sb, st = max(float(yb.sum()), 0.5), max(float(yt.sum()), 0.5)
             ratio = (st / et.sum()) / (sb / eb.sum())

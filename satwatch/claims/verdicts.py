@@ -39,9 +39,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
+from satwatch.change.counts import WATER_CLASSES
+from satwatch.change.error_model import ErrorModel, models_from_record, unknown_model
 from satwatch.change.timeseries import MIN_OBSERVED_FRACTION, Window, compare_windows
 from satwatch.claims.catalog import Claim, Indicator, parse_claims
 from satwatch.claims.factors import expected_observables, interpret_effect
@@ -55,6 +58,7 @@ __all__ = [
     "MIN_HITS",
     "MIN_USED",
     "MIN_USED_ABSENT",
+    "SHORT_EVENT_MIN",
     "SIMULATED_CLAIMS_NOTICE",
     "ClaimVerdict",
     "IndicatorVerdict",
@@ -75,6 +79,9 @@ MIN_USED_ABSENT = 3
 contradicted)."""
 FAMILY_ALPHA = 0.05
 """Chance, per claim, of calling an indicator decisive by noise alone (split over its tests, Bonferroni)."""
+SHORT_EVENT_MIN = 2
+"""Least used test acquisitions that must each exceed the baseline's predictive distribution for the short-event
+test to see an increase (one exceptional acquisition may be a burst of false alarms)."""
 SIMULATED_CLAIMS_NOTICE = (
     "SIMULATED imagery: these verdicts test the method on planted objects. They are a demonstration and say "
     "nothing about whether the claims are true in the real world."
@@ -90,7 +97,9 @@ BERTH_LIMIT = "The baseline detector often misses ships moored against a quay (i
 CLAIMS_CSV_COLUMNS = (
     "claim", "claim_verdict", "indicator", "aoi", "measure", "expect", "min_effect", "unit", "sensor", "verdict",
     "reason", "effect", "ci_low", "ci_high", "confidence", "baseline_value", "test_value", "baseline_used",
-    "baseline_excluded", "test_used", "test_excluded", "method", "simulated",
+    "baseline_excluded", "test_used", "test_excluded", "method", "detections_effect", "detections_low",
+    "detections_high", "short_event", "detector", "error_source", "recall", "recall_low", "recall_high",
+    "false_alarms_per_km2", "false_alarms_high", "note", "simulated",
 )
 """Columns of ``claims.csv``: one row per claim, indicator and sensor (sensor ``all`` for the indicator's
 combined verdict)."""
@@ -133,6 +142,22 @@ class SensorResult:
     """Scene ids of the excluded acquisitions, with their reason: ``<scene_id> (<reason>)``."""
     min_object_length_m: float = math.nan
     """Smallest resolvable object over the used acquisitions, m."""
+    confidence: float = math.nan
+    """Confidence level of this result's interval (the claim's, or its half when shared with the short-event
+    test)."""
+    detections_effect: float = math.nan
+    """Effect in detections before the detector's error is taken into account (test minus baseline)."""
+    detections_low: float = math.nan
+    """Lower bound of ``detections_effect``'s interval."""
+    detections_high: float = math.nan
+    """Upper bound of ``detections_effect``'s interval."""
+    short_event: str = ""
+    """What the short-event test found (test acquisitions exceeding the baseline's predictive distribution)."""
+    error_model: dict[str, Any] = field(default_factory=dict, hash=False)
+    """The detector's measured error used (:class:`satwatch.change.error_model.ErrorModel` as a dict): detector,
+    recall and false alarms per km2 with 95% intervals, ``source`` real / simulated / unknown."""
+    note: str = ""
+    """A plain sentence when the detector's recall alone could hide the claimed effect (empty otherwise)."""
 
 
 @dataclass(frozen=True)
@@ -268,8 +293,62 @@ def _clopper_pearson(k: int, n: int, confidence: float) -> tuple[float, float]:
     return low, high
 
 
-def _presence(ind: Indicator, series: pd.DataFrame, confidence: float) -> SensorResult:
+def _model(run: RunData, sensor: str, cls: str) -> ErrorModel:
+    """Return the run's error model for ``(sensor, cls)`` (read from run.json once per run)."""
+    cache: dict[tuple[str, str], ErrorModel] | None = getattr(run, "_error_models", None)
+    if cache is None:
+        cache = models_from_record(run.record)
+        object.__setattr__(run, "_error_models", cache)
+    return cache.get((sensor, cls)) or unknown_model(run.detector_name, sensor, cls,
+                                                     "no figures recorded for this run's detector")
+
+
+def _recall_of(model: ErrorModel) -> tuple[float, float, float]:
+    """``(point, low, high)`` recall, or ``(1, 1, 1)`` when unknown (detections taken as objects, said so)."""
+    if not model.known:
+        return 1.0, 1.0, 1.0
+    low, high = model.recall_range
+    return model.recall.value, low, high
+
+
+def _error_text(model: ErrorModel) -> str:
+    if not model.known:
+        return f"detector error unknown ({model.note}): detections taken as objects, nothing corrected"
+    return (f"{model.detector} recall {model.recall.text(2)} ({model.source})"
+            + (f", false alarms {model.false_alarms_per_km2.text(2)}/km2"
+               if math.isfinite(model.false_alarms_per_km2.value) else ""))
+
+
+def _area_per_acquisition(run: RunData, series: pd.DataFrame, cls: str) -> pd.Series:
+    """Observed water (vessels) or land km2 of each row's scene per fully observed acquisition (0 if unknown)."""
+    col = "observed_water_km2" if cls in WATER_CLASSES else "observed_land_km2"
+    if col not in run.scenes:
+        return pd.Series(0.0, index=series.index)
+    area = series["scene_id"].astype(str).map(run.scenes.set_index("scene_id")[col].astype(float))
+    obs = series["observed_fraction"].astype(float).where(lambda o: o > 0)
+    return (area / obs).fillna(0.0)
+
+
+def _worst_false_alarms(model: ErrorModel, base_counts: npt.NDArray[np.float64],
+                        base_exposure: npt.NDArray[np.float64], base_area: float) -> float:
+    """Return the worst plausible false-alarm rate per km2 at this AOI.
+
+    The validation's upper bound, but never more than the AOI's own baseline window allows: all of its
+    detections could be false alarms, no more (upper 97.5% Poisson bound of its rate over its observed area).
+    """
+    if not model.known:
+        return 0.0
+    f_hi = model.false_alarm_range[1]
+    if len(base_counts) >= MIN_USED and base_exposure.sum() > 0 and base_area > 0:
+        upper = float(stats.chi2.ppf(0.975, 2 * (base_counts.sum() + 1))) / 2 / float(base_exposure.sum())
+        f_hi = min(f_hi, upper / base_area)
+    return f_hi
+
+
+def _presence(ind: Indicator, series: pd.DataFrame, confidence: float, run: RunData) -> SensorResult:
     counts = _counts(series)
+    sensor = str(series["sensor"].iloc[0]) if len(series) else ""
+    model = _model(run, sensor, ind.spec.cls or "")
     test = series[(series["window"] == "test") & series["used"].astype(bool)]
     n = len(test)
     hits = int((test["count"].astype(float) >= ind.min_effect).sum())
@@ -277,26 +356,123 @@ def _presence(ind: Indicator, series: pd.DataFrame, confidence: float) -> Sensor
     base_share = float((base["count"].astype(float) >= ind.min_effect).mean()) if len(base) else math.nan
     share = hits / n if n else math.nan
     low, high = _clopper_pearson(hits, n, confidence) if n else (math.nan, math.nan)
+    alpha = 1.0 - confidence
+    _, r_lo, _ = _recall_of(model)
+    # absent after n clear misses only when even the lowest plausible recall would have seen it: (1 - r)^n <= alpha
+    need_absent = MIN_USED_ABSENT if r_lo >= 1 else max(MIN_USED_ABSENT,
+                                                        math.ceil(math.log(alpha) / math.log(1.0 - r_lo)))
+    # sightings that false alarms at their worst plausible rate could make: P(>= hits of n) by chance
+    _, f_hi = model.false_alarm_range if model.known else (0.0, 0.0)
+    fa_p = 0.0  # chance that false alarms alone make the sightings (0: no false alarms recorded)
+    worst = 0.0
+    if hits and f_hi > 0:
+        cls = ind.spec.cls or ""
+        f_hi = _worst_false_alarms(model, base["count"].to_numpy(dtype=float),
+                                   base["observed_fraction"].to_numpy(dtype=float),
+                                   float(_area_per_acquisition(run, base, cls).mean()) if len(base) else 0.0)
+        area = _area_per_acquisition(run, test, cls) * test["observed_fraction"].astype(float)
+        worst = float(f_hi * area.mean())
+        q = float(stats.poisson.sf(math.ceil(ind.min_effect) - 1, worst))
+        fa_p = float(stats.binom.sf(hits - 1, n, q))
     seen = f"{hits} of {n} used test acquisitions show it"
+    fa_explains = hits >= MIN_HITS and fa_p > alpha
+    fa_text = (f"; false alarms at their worst plausible rate ({worst:.2g} per acquisition) could make "
+               f"{hits} such sightings (p = {fa_p:.2g})")
     if ind.expect == "present":
-        if hits >= MIN_HITS:
+        if hits >= MIN_HITS and not fa_explains:
             verdict, reason = "supported", seen
-        elif n >= MIN_USED_ABSENT and hits == 0:
+        elif n >= need_absent and hits == 0:
             verdict, reason = "contradicted", f"none of {n} used test acquisitions shows it"
+        elif fa_explains:
+            verdict, reason = "inconclusive", seen + fa_text
         else:
-            verdict, reason = "inconclusive", f"{seen}; need {MIN_HITS} sightings, or {MIN_USED_ABSENT} clear misses"
+            verdict, reason = "inconclusive", (f"{seen}; need {MIN_HITS} sightings, or {need_absent} clear misses "
+                                               f"at recall as low as {r_lo:.2f}")
     else:
-        if n >= MIN_USED_ABSENT and hits == 0:
+        if n >= need_absent and hits == 0:
             verdict, reason = "supported", f"none of {n} used test acquisitions shows it"
-        elif hits >= MIN_HITS:
+        elif hits >= MIN_HITS and not fa_explains:
             verdict, reason = "contradicted", seen
+        elif fa_explains:
+            verdict, reason = "inconclusive", seen + fa_text
         else:
-            verdict, reason = "inconclusive", f"{seen}; need {MIN_USED_ABSENT} clear acquisitions"
+            verdict, reason = "inconclusive", (f"{seen}; need {need_absent} clear acquisitions at recall as low as "
+                                               f"{r_lo:.2f}")
+    note = ""
+    if model.known and hits == 0 and MIN_USED_ABSENT <= n < need_absent:
+        note = (f"At recall as low as {r_lo:.2f} the detector misses a present object on all {n} acquisitions with "
+                f"probability {(1 - r_lo) ** n:.0%}: recall alone could hide it.")
     return SensorResult(
-        sensor=str(series["sensor"].iloc[0]) if len(series) else "", verdict=verdict, reason=reason, effect=share,
-        ci_low=low, ci_high=high, baseline_value=base_share, test_value=share,
+        sensor=sensor, verdict=verdict, reason=reason, effect=share,
+        ci_low=low, ci_high=high, baseline_value=base_share, test_value=share, confidence=confidence,
         method=f"share of used test acquisitions with value >= {ind.min_effect:g}, Clopper-Pearson", **counts,
+        error_model=model.to_dict(), note=note,
     )
+
+
+@dataclass(frozen=True)
+class _ShortEvent:
+    """The short-event test: used test acquisitions exceeding the baseline's predictive distribution."""
+
+    exceeding: tuple[str, ...]
+    """Scene ids of the test acquisitions whose value exceeds it at the per-acquisition level."""
+    tested: int
+    """Used test acquisitions tested."""
+    level: float
+    """Per-acquisition level: ``SHORT_EVENT_MIN x`` the test's share of the claim's alpha over ``tested``."""
+
+    @property
+    def significant(self) -> bool:
+        """True when at least :data:`SHORT_EVENT_MIN` acquisitions exceed."""
+        return len(self.exceeding) >= SHORT_EVENT_MIN
+
+    def text(self) -> str:
+        """One phrase saying what was found."""
+        return (f"{len(self.exceeding)} of {self.tested} test acquisitions exceed the baseline's predictive "
+                f"distribution (p < {self.level:.2g} each)")
+
+
+def _short_event(series: pd.DataFrame, alpha: float, extra_per_acquisition: float) -> _ShortEvent:
+    """Test each used test acquisition against the baseline window's predictive distribution.
+
+    The baseline's rate ``lambda = sum(y) / sum(exposure)`` (0.5 added to a zero total) and dispersion
+    ``phi >= 1`` (Pearson, baseline alone) give each test acquisition with exposure ``o`` a predictive mean
+    ``o * (lambda + extra)`` (``extra``: false alarms the worst plausible rate adds on more observed water) and
+    variance ``phi * mean + o^2 * phi * lambda / sum(exposure)`` (the rate's own uncertainty), as a negative
+    binomial (Poisson when ``phi = 1`` and the rate is exact). An acquisition exceeds when its upper-tail
+    probability is at most ``k * alpha / m`` for ``m`` tested acquisitions and ``k =`` :data:`SHORT_EVENT_MIN`
+    required exceedances: the expected number of exceedances under no change is then ``k * alpha``, so the chance
+    that ``k`` or more exceed by noise alone is at most ``alpha`` (Markov's inequality), whatever the
+    correlation between acquisitions (a ship that stays for days, a shared baseline estimate).
+    """
+    used = series[series["used"].astype(bool)]
+    base, test = used[used["window"] == "baseline"], used[used["window"] == "test"]
+    yb, eb = base["count"].to_numpy(dtype=float), base["observed_fraction"].to_numpy(dtype=float)
+    m = len(test)
+    if not m or eb.sum() <= 0:
+        return _ShortEvent((), m, math.nan)
+    lam = max(float(yb.sum()), 0.5) / float(eb.sum())
+    phi = 1.0
+    if len(yb) >= 3:
+        mu_b = eb * lam
+        phi = max(1.0, float(np.sum((yb - mu_b) ** 2 / mu_b)) / (len(yb) - 1))
+    level = min(1.0, SHORT_EVENT_MIN * alpha / m)
+    exceeding: list[str] = []
+    for y, o, sid in zip(test["count"].to_numpy(dtype=float), test["observed_fraction"].to_numpy(dtype=float),
+                         test["scene_id"].astype(str), strict=True):
+        mu = o * (lam + extra_per_acquisition)
+        var = phi * mu + o * o * phi * lam / float(eb.sum())
+        k = round(y)
+        if k <= 0 or mu <= 0:
+            continue
+        if var <= mu * (1 + 1e-9):
+            p = float(stats.poisson.sf(k - 1, mu))
+        else:
+            size = mu * mu / (var - mu)
+            p = float(stats.nbinom.sf(k - 1, size, size / (size + mu)))
+        if p <= level:
+            exceeding.append(sid)
+    return _ShortEvent(tuple(exceeding), m, level)
 
 
 def _welch(ind: Indicator, series: pd.DataFrame, confidence: float) -> SensorResult:
@@ -324,21 +500,84 @@ def _welch(ind: Indicator, series: pd.DataFrame, confidence: float) -> SensorRes
 
 
 def _rates(ind: Indicator, series: pd.DataFrame, confidence: float, what: str, baseline: Window,
-           test: Window) -> SensorResult:
+           test: Window, run: RunData) -> SensorResult:
     counts = _counts(series)
     sensor = str(series["sensor"].iloc[0])
+    cls = ind.spec.cls or "vessel"
+    model = _model(run, sensor, cls)
+    unit = ind.spec.unit
     if counts["baseline_used"] < MIN_USED or counts["test_used"] < MIN_USED:
         return SensorResult(sensor=sensor, verdict="inconclusive", reason=_too_few(counts),
-                            method=f"quasi-Poisson {what}", **counts)
+                            method=f"quasi-Poisson {what}", **counts, error_model=model.to_dict())
+    alpha = 1.0 - confidence
+    short = ind.expect == "increase"
+    window_conf = 1.0 - alpha / 2 if short else confidence  # alpha shared with the short-event test
     ts = series.copy()
     ts["count"] = ts["count"].round().astype(int)
-    [cmp] = compare_windows(ts, baseline, test, confidence)
-    verdict, reason = _directional(ind.expect, cmp.rate_difference, cmp.difference_low, cmp.difference_high,
-                                   ind.min_effect, ind.spec.unit)
+    [cmp] = compare_windows(ts, baseline, test, window_conf)
+    d, lo, hi = cmp.rate_difference, cmp.difference_low, cmp.difference_high
+    r, r_lo, r_hi = _recall_of(model)
+    # false alarms are the detector's and the water's: alike in both windows, they cancel in the difference,
+    # except where one window saw more water per acquisition: at the worst plausible rate that adds this many
+    used = series[series["used"].astype(bool)]
+    area = _area_per_acquisition(run, used, cls)
+    a_b = float(area[used["window"] == "baseline"].mean())
+    a_t = float(area[used["window"] == "test"].mean())
+    base = used[used["window"] == "baseline"]
+    f_hi = _worst_false_alarms(model, base["count"].to_numpy(dtype=float),
+                               base["observed_fraction"].to_numpy(dtype=float), a_b) \
+        if ind.spec.kind != "arrivals" else 0.0
+    shift_up, shift_down = f_hi * max(a_t - a_b, 0.0), f_hi * max(a_b - a_t, 0.0)
+    effect = d / r
+    low = lo / (r_hi if lo >= 0 else r_lo)
+    high = hi / (r_lo if hi >= 0 else r_hi)
+    event = _short_event(series, alpha / 2, shift_up) if short else None
+    seen = f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}] detections"
+    true = f"{effect:+.2f} [{low:+.2f}, {high:+.2f}] {unit}" if model.known else f"{unit} (in detections)"
+    shown = f"change {seen} -> {true}" if model.known else f"change {seen} {unit}"
+    if ind.expect == "increase":
+        assert event is not None
+        window_sig = lo > shift_up
+        if (window_sig or event.significant) and effect >= ind.min_effect:
+            why = "window comparison" if window_sig else event.text()
+            verdict, reason = "supported", f"{shown}: at least the claimed {ind.min_effect:g} ({why})"
+        elif hi + shift_down < r_lo * ind.min_effect and not event.significant:
+            verdict, reason = "contradicted", (f"{shown}: an increase of {ind.min_effect:g} or more is ruled out "
+                                               f"even at recall {r_lo:.2f}")
+        elif (lo > 0 or event.significant) and effect >= ind.min_effect and shift_up > 0:
+            verdict, reason = "inconclusive", (f"{shown}: false alarms at their worst plausible rate on the test "
+                                               f"window's extra water ({shift_up:.2g} per acquisition) could "
+                                               "explain it")
+        elif lo > 0 or event.significant:
+            verdict, reason = "inconclusive", f"{shown}: an increase, but less than the claimed {ind.min_effect:g}"
+        else:
+            verdict, reason = "inconclusive", (f"{shown}: within noise of both no change and the claimed "
+                                               f"{ind.min_effect:g}")
+    else:
+        if hi < -shift_down and -effect >= ind.min_effect:
+            verdict, reason = "supported", f"{shown}: a decrease of at least the claimed {ind.min_effect:g}"
+        elif lo - shift_up > -r_lo * ind.min_effect:
+            verdict, reason = "contradicted", (f"{shown}: a decrease of {ind.min_effect:g} or more is ruled out "
+                                               f"even at recall {r_lo:.2f}")
+        else:
+            verdict, reason = "inconclusive", (f"{shown}: within noise of both no change and the claimed "
+                                               f"-{ind.min_effect:g}")
+    note = ""
+    seen_as = r_lo * ind.min_effect * (1 if ind.expect == "increase" else -1)
+    if model.known and verdict != "supported" and r_lo < 1 and lo <= seen_as <= hi \
+            and not (lo <= ind.min_effect * (1 if ind.expect == "increase" else -1) <= hi):
+        note = (f"At recall as low as {r_lo:.2f} the claimed {ind.min_effect:g} {unit} would show as only "
+                f"{abs(seen_as):.2g} detections per acquisition, inside this interval: recall alone could hide it.")
+    if not model.known:
+        reason += f"; {_error_text(model)}"
+    method = (f"quasi-Poisson {what} (dispersion {cmp.dispersion:.2f}, baseline window), rate difference at "
+              f"{window_conf:.1%}" + (f" + short-event test at alpha {alpha / 2:.3g}" if short else "")
+              + ("; divided by recall over its interval" if model.known else ""))
     return SensorResult(
-        sensor=sensor, verdict=verdict, reason=reason, effect=cmp.rate_difference, ci_low=cmp.difference_low,
-        ci_high=cmp.difference_high, baseline_value=cmp.baseline_rate, test_value=cmp.test_rate,
-        method=f"quasi-Poisson {what} (dispersion {cmp.dispersion:.2f}), rate difference", **counts,
+        sensor=sensor, verdict=verdict, reason=reason, effect=effect, ci_low=low, ci_high=high,
+        baseline_value=cmp.baseline_rate, test_value=cmp.test_rate, method=method, **counts,
+        confidence=window_conf, detections_effect=d, detections_low=lo, detections_high=hi,
+        short_event=event.text() if event is not None else "", error_model=model.to_dict(), note=note,
     )
 
 
@@ -458,12 +697,12 @@ def evaluate_indicator(run: RunData, claim: Claim, ind: Indicator, confidence: f
                                             f"detector {run.detector_name} does not measure vessel length"))
                 continue
         if ind.expect in ("present", "absent"):
-            results.append(_presence(ind, series, confidence))
+            results.append(_presence(ind, series, confidence, run))
         elif kind == "area":
             results.append(_welch(ind, series, confidence))
         else:
             what = "arrivals per week" if kind == "arrivals" else "rate per fully observed acquisition"
-            results.append(_rates(ind, series, confidence, what, claim.baseline, claim.test))
+            results.append(_rates(ind, series, confidence, what, claim.baseline, claim.test, run))
     verdict, reason = _combine(results)
     if unmeasured:
         reason += f" (not measured on {', '.join(unmeasured)} by detector {run.detector_name})"
@@ -541,14 +780,24 @@ def verdicts_frame(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
     return frame
 
 
+_TEXT = ("method", "short_event", "note", "detector", "error_source")
+
+
 def _numbers(s: SensorResult | None) -> dict[str, Any]:
     keys = ("effect", "ci_low", "ci_high", "baseline_value", "test_value", "baseline_used", "baseline_excluded",
-            "test_used", "test_excluded", "method")
+            "test_used", "test_excluded", "method", "detections_effect", "detections_low", "detections_high",
+            "short_event", "note")
     if s is None:
-        return {k: (math.nan if k not in ("method",) else "") for k in keys}
+        return {k: (math.nan if k not in _TEXT else "") for k in (*keys, *CLAIMS_CSV_COLUMNS[-9:-2])}
     out = {k: getattr(s, k) for k in keys}
-    for k in ("effect", "ci_low", "ci_high", "baseline_value", "test_value"):
-        out[k] = round(out[k], 4) if math.isfinite(out[k]) else math.nan
+    m = s.error_model
+    rec, fa = m.get("recall") or {}, m.get("false_alarms_per_km2") or {}
+    out.update(detector=m.get("detector", ""), error_source=m.get("source", "unknown"), recall=rec.get("value"),
+               recall_low=(rec.get("ci95") or [None, None])[0], recall_high=(rec.get("ci95") or [None, None])[1],
+               false_alarms_per_km2=fa.get("value"), false_alarms_high=(fa.get("ci95") or [None, None])[1])
+    for k, v in out.items():
+        if k not in _TEXT and not isinstance(v, int):
+            out[k] = round(float(v), 4) if v is not None and math.isfinite(float(v)) else math.nan
     return out
 
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pytest
@@ -27,7 +28,8 @@ def make_run(tmp_path: Path) -> RunMaker:
     """Build a run folder: ``values`` per sensor is a list of (day, observed_fraction, objects).
 
     ``objects`` is an int (that many vessels of ``length_m``) or a float (one encampment polygon of that area,
-    class ``area_class``).
+    class ``area_class``). ``error_models`` (dicts of ``ErrorModel.to_dict``) go into run.json as a run stores
+    them; ``water_km2`` is each scene's observed water per fully observed acquisition.
     """
 
     def make(
@@ -39,6 +41,8 @@ def make_run(tmp_path: Path) -> RunMaker:
         length_m: float | None = 110.0,
         area_class: str = "encampment",
         name: str = "run",
+        error_models: Sequence[dict[str, Any]] | None = None,
+        water_km2: float | None = None,
     ) -> Path:
         run = tmp_path / name
         run.mkdir()
@@ -50,7 +54,9 @@ def make_run(tmp_path: Path) -> RunMaker:
                 acquired = f"{day.isoformat()}T01:45:00Z"
                 scenes.append({"scene_id": sid, "aoi": aoi, "sensor": sensor, "acquired": acquired,
                                "observed_fraction": observed, "min_object_length_m": 25.0, "path": "/nowhere.tif",
-                               "simulated": True, "geometry": box(lon - 0.1, lat - 0.1, lon + 0.1, lat + 0.1)})
+                               "simulated": True, "geometry": box(lon - 0.1, lat - 0.1, lon + 0.1, lat + 0.1),
+                               **({} if water_km2 is None else {"observed_water_km2": water_km2 * observed,
+                                                                 "observed_land_km2": 10.0 * observed})})
                 common = {"scene_id": sid, "acquired": acquired, "sensor": sensor, "aoi": aoi, "simulated": True,
                           "detector": detector, "score": 0.9}
                 if isinstance(objects, float):
@@ -71,6 +77,8 @@ def make_run(tmp_path: Path) -> RunMaker:
         det = {"name": detector, "classes": list(classes)}
         if classes_by_sensor is not None:
             det["classes_by_sensor"] = {k: list(v) for k, v in classes_by_sensor.items()}
+        if error_models is not None:
+            det["error_models"] = list(error_models)
         (run / "run.json").write_text(json.dumps({"run_id": name, "simulated": True, "detector": det}))
         return run
 

@@ -78,12 +78,12 @@ def test_classes_per_sensor_are_respected(make_run: RunMaker) -> None:
 
 def test_no_change_with_enough_acquisitions_contradicts_and_never_supports(make_run: RunMaker) -> None:
     values = {"s2": [(d, 1.0, 3) for d in days(BASE, 7)] + [(d, 1.0, 3) for d in days(TEST, 5)]}
-    run = make_run(aoi="ru_vladivostok", values=values)
-    [v] = evaluate_run(run, [_claim({"measure": "large_vessel_presence", "expect": "increase", "min_effect": 3.0},
+    run = make_run(aoi="ru_vladivostok", values=values, detector="my-own-1")  # error unknown: face value
+    [v] = evaluate_run(run, [_claim({"measure": "large_vessel_presence", "expect": "increase", "min_effect": 4.0},
                                     aoi="ru_vladivostok")])
     assert v.verdict == "contradicted"
     s = v.indicators[0].sensors[0]
-    assert s.effect == pytest.approx(0.0, abs=1e-9) and s.ci_high < 3.0
+    assert s.effect == pytest.approx(0.0, abs=1e-9) and s.ci_high < 4.0
 
 
 def test_clouded_windows_are_inconclusive_and_excluded_not_zero(make_run: RunMaker) -> None:
@@ -115,7 +115,7 @@ def test_missing_length_is_inconclusive(make_run: RunMaker) -> None:
 def test_presence_rules(make_run: RunMaker, test_counts: tuple[int, ...], expect: str, verdict: str) -> None:
     values = {"s1": [(d, 1.0, 0) for d in days(BASE, 3)] + [(d, 1.0, n) for d, n in
                                                             zip(days(TEST, 4), test_counts, strict=True)]}
-    run = make_run(aoi="ru_dunai", values=values)
+    run = make_run(aoi="ru_dunai", values=values, detector="my-own-1")  # error unknown: the plain rules
     [v] = evaluate_run(run, [_claim({"measure": "vessel_count", "expect": expect}, aoi="ru_dunai")])
     s = v.indicators[0].sensors[0]
     assert v.indicators[0].verdict == verdict
