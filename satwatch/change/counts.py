@@ -96,8 +96,9 @@ def add_estimates(table: pd.DataFrame, error: Mapping[tuple[str, str], ErrorMode
     out["error_source"] = "unknown"
     if out.empty:
         return out
-    for (sensor, cls), idx in out.groupby(["sensor", "class"]).groups.items():
-        model = error.get((str(sensor), str(cls))) or unknown_model("", str(sensor), str(cls), "no error model")
+    for key, idx in out.groupby(["sensor", "class"]).groups.items():
+        sensor, cls = (str(k) for k in key)  # type: ignore[attr-defined]
+        model = error.get((sensor, cls)) or unknown_model("", sensor, cls, "no error model")
         rows = out.loc[idx]
         area_col = "observed_water_km2" if cls in WATER_CLASSES else "observed_land_km2"
         est, low, high = estimate_true(rows["count"].to_numpy(dtype=float), rows[area_col].to_numpy(dtype=float),

@@ -356,6 +356,13 @@ def _pair_block(aoi: str, grid: MapGrid, frames: Sequence[_Frame], dets: gpd.Geo
 
 # --- time series --------------------------------------------------------------------------------------------------
 
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def _day(text: str) -> date:
     return datetime.fromisoformat(str(text)[:10]).date()
 
@@ -372,7 +379,10 @@ def _chart(series: pd.DataFrame, title: str, period: tuple[date, date], windows:
         return left + (w - left - right) * (d - start).days / span
 
     vals = pd.to_numeric(series[value], errors="coerce").fillna(0.0)
-    vmax = max(1.0, float(vals.max()) if len(vals) else 1.0)
+    est = (pd.to_numeric(series["estimated_high"], errors="coerce")
+           if value == "count" and "estimated_high" in series else pd.Series(dtype=float))
+    vmax = max(1.0, float(vals.max()) if len(vals) else 1.0,
+               float(est.max()) if len(est) and est.notna().any() else 0.0)
     nice = next((n for n in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 1e4, 1e5, 1e6) if n >= vmax), vmax)
 
     def y(v: float) -> float:
@@ -397,8 +407,16 @@ def _chart(series: pd.DataFrame, title: str, period: tuple[date, date], windows:
         d = _day(row["acquired"] if "acquired" in row else row["date"])
         used = bool(row.get("used", True)) if not isinstance(row.get("used"), str) else row["used"] == "True"
         of = float(row.get("observed_fraction", float("nan")))
-        tip = (f"{row.get('acquired', d)}: {value} {_num(v, 2 if value != 'count' else 0)}, observed "
+        lo_e, hi_e, mid_e = (_float(row.get(k)) for k in ("estimated_low", "estimated_high", "estimated_count"))
+        estimate = (f", estimated true {_num(mid_e, 1)} [{_num(lo_e, 1)}, {_num(hi_e, 1)}] "
+                    f"({row.get('error_source', '')} error figures)" if value == "count" and math.isfinite(hi_e)
+                    else "")
+        label = "detections" if value == "count" else value
+        tip = (f"{row.get('acquired', d)}: {label} {_num(v, 2 if value != 'count' else 0)}{estimate}, observed "
                f"{_num(100 * of, 0)}%" + ("" if used else f" - excluded ({row.get('excluded_reason') or 'low'})"))
+        if estimate and math.isfinite(lo_e):
+            marks.append(f'<line class="est" x1="{x(d):.1f}" x2="{x(d):.1f}" y1="{y(hi_e):.1f}" y2="{y(lo_e):.1f}">'
+                         f"<title>{_e(tip)}</title></line>")
         cls = "pt used" if used else "pt excl"
         marks.append(f'<circle class="{cls}" cx="{x(d):.1f}" cy="{y(float(v)):.1f}" r="3.5"><title>{_e(tip)}</title>'
                      "</circle>")
@@ -449,9 +467,11 @@ def _timeseries_section(ts: pd.DataFrame, comparisons: pd.DataFrame, period: tup
         title = f"{aoi} - {str(sensor).upper()} - {cls} {'area m2' if value == 'area_m2' else 'count'}"
         out.append(f'<figure class="ts">{_chart(ser, title, period, windows, value)}'
                    f'<figcaption>{_e(note) or "no window comparison"}</figcaption></figure>')
-    return ('<p class="hint">Filled dots: acquisitions used (observed fraction at least 0.5); hollow: excluded, '
-            'never read as zero. Bars: observed fraction of the AOI (line at 0.5). Shaded: baseline and test '
-            'windows.</p><div class="ts-grid">' + "".join(out) + "</div>")
+    return ('<p class="hint">Dots: detections per acquisition (filled: used, observed fraction at least 0.5; hollow: '
+            "excluded, never read as zero). Grey bars through them: the estimated true count's 95% interval from the "
+            "detector's measured recall and false alarms (docs/change.md; hover for the figures and their source). "
+            "Bars below: observed fraction of the AOI (line at 0.5). Shaded: baseline and test windows.</p>"
+            '<div class="ts-grid">' + "".join(out) + "</div>")
 
 
 # --- claims -------------------------------------------------------------------------------------------------------
@@ -485,43 +505,106 @@ def _evidence_images(run: Path, evidence: dict[str, Any]) -> str:
     return "".join(imgs)
 
 
+def _indicator_charts(run: Path, claims: dict[str, Any]) -> dict[tuple[str, str, str], str]:
+    """Return ``(claim id, indicator label, sensor) -> SVG`` of each measured indicator's per-acquisition values."""
+    from satwatch.claims.catalog import parse_claims
+    from satwatch.claims.measures import acquisition_series, arrival_series, load_run
+
+    out: dict[tuple[str, str, str], str] = {}
+    try:
+        catalog = parse_claims(claims.get("catalog") or {"claims": []}, "claims.json", check_conflicts=False)
+        data = load_run(run)
+    except (InputFileError, ValueError, KeyError, OSError) as exc:
+        log.warning("claims charts skipped (%s)", exc)
+        return out
+    for c in claims.get("claims", []):
+        claim = catalog.get(str(c.get("id")))
+        if claim is None:
+            continue
+        for ind, doc in zip(claim.indicators, c.get("indicators", []), strict=False):
+            if ind.spec.kind == "pixel":
+                continue
+            for sensor in [str(s.get("sensor")) for s in doc.get("sensors", [])]:
+                if ind.spec.kind == "arrivals":
+                    series, _ = arrival_series(data, ind, sensor, claim.baseline, claim.test)
+                else:
+                    series = acquisition_series(data, ind, sensor, claim.baseline, claim.test)
+                if series.empty:
+                    continue
+                title = f"{ind.label} - {sensor.upper()} ({ind.spec.unit})"
+                out[(claim.id, ind.label, sensor)] = _chart(
+                    series, title, (claim.baseline.start, claim.test.end), (str(claim.baseline), str(claim.test)))
+    return out
+
+
+def _sensor_line(ind: dict[str, Any], s: dict[str, Any]) -> str:
+    """One line per sensor: verdict, detections effect, true effect with the recall beside it, acquisitions."""
+    unit = _e(ind.get("unit", ""))
+    model = s.get("error_model") or {}
+    rec = model.get("recall") or {}
+    low, high = (rec.get("ci95") or [None, None])[:2]
+    if rec.get("value") is not None:
+        recall = (f"recall {_num(rec.get('value'))} [{_num(low)}, {_num(high)}] of {_e(model.get('detector', ''))} "
+                  f"on {_e(model.get('profile', ''))} ({_e(model.get('source', ''))} validation)")
+    else:
+        recall = f"detector error unknown ({_e(model.get('note', 'no figures'))})" if model else ""
+    if s.get("detections_effect") is not None and rec.get("value") is not None:
+        numbers = (f"detections {_num(s.get('detections_effect'))} [{_num(s.get('detections_low'))}, "
+                   f"{_num(s.get('detections_high'))}] &rarr; {_num(s.get('effect'))} [{_num(s.get('ci_low'))}, "
+                   f"{_num(s.get('ci_high'))}] {unit}")
+    else:
+        numbers = f"effect {_num(s.get('effect'))} [{_num(s.get('ci_low'))}, {_num(s.get('ci_high'))}] {unit}"
+    parts = [f"{_e(str(s.get('sensor', '')).upper())}: {_badge(str(s.get('verdict', '')))} {numbers}",
+             f"used {s.get('baseline_used', 0)}+{s.get('test_used', 0)}, excluded {s.get('baseline_excluded', 0)}+"
+             f"{s.get('test_excluded', 0)}"]
+    if recall:
+        parts.append(recall)
+    reason = str(ind.get("reason", ""))
+    for extra in (s.get("reason"), s.get("short_event")):  # each sentence once: skip what the indicator says
+        if extra and str(extra) not in reason:
+            parts.append(_e(extra))
+    line = "; ".join(parts)
+    if s.get("note"):
+        line += f'<br><span class="warn">{_e(s["note"])}</span>'
+    return line
+
+
 def _claims_section(run: Path, claims: dict[str, Any] | None) -> str:
     if claims is None:
         return ('<p class="muted">No claims were checked in this run folder. <code>satwatch claims check ID ...'
                 "</code> writes claims.json and adds the verdicts here.</p>")
+    charts = _indicator_charts(run, claims)
     rows = []
     details = []
     for c in claims.get("claims", []):
         inds = []
         for ind in c.get("indicators", []):
-            sens = []
-            for s in ind.get("sensors", []):
-                sens.append(f"{_e(str(s.get('sensor', '')).upper())}: {_badge(str(s.get('verdict', '')))} effect "
-                            f"{_num(s.get('effect'))} [{_num(s.get('ci_low'))}, {_num(s.get('ci_high'))}] "
-                            f"{_e(ind.get('unit', ''))}; used {s.get('baseline_used', 0)}+{s.get('test_used', 0)}, "
-                            f"excluded {s.get('baseline_excluded', 0)}+{s.get('test_excluded', 0)}"
-                            + (f" - {_e(s.get('reason'))}" if s.get("reason") else ""))
+            sens = [_sensor_line(ind, s) for s in ind.get("sensors", [])]
+            figs = "".join(f'<figure class="ts ind">{charts[k]}</figure>' for k in
+                           ((str(c.get("id")), str(ind.get("label")), str(s.get("sensor")))
+                            for s in ind.get("sensors", [])) if k in charts)
             limits = "".join(f"<li>{_e(x)}</li>" for x in ind.get("limits", []))
             inds.append(f"<li>{_badge(str(ind.get('verdict', '')))} <b>{_e(ind.get('label', ''))}</b>: "
-                        f"{_e(ind.get('reason', ''))}<br><span class=\"small\">{'<br>'.join(sens)}</span>"
+                        f"{_e(ind.get('reason', ''))}<br><span class=\"small\">{'<br>'.join(sens)}</span>{figs}"
                         + (f'<ul class="caveats">{limits}</ul>' if limits else "") + "</li>")
         caveats = "".join(f"<li>{_e(x)}</li>" for x in c.get("limits", []))
         rows.append(
             f'<tr class="claim" data-claim="{_e(c.get("id", ""))}"><td><b>{_e(c.get("id", ""))}</b><br>'
             f'<span class="small">{_e(c.get("date", ""))}</span></td>'
             f"<td>{_badge(str(c.get('verdict', '')))}<br><span class=\"small\">confidence "
-            f"{_num(c.get('confidence'))}, {c.get('tests', 0)} tests</span></td>"
+            f"{_num(c.get('confidence'))}, {c.get('tests', 0)} tests</span><br>{_e(c.get('reason', ''))}</td>"
             f"<td>{_e(c.get('claimant', ''))}: {_e(c.get('statement', ''))}<br><span class=\"small\">baseline "
             f"{_e(c.get('baseline', ''))}, test {_e(c.get('test', ''))}</span></td>"
             f'<td><ul class="inds">{"".join(inds)}</ul></td>'
-            f'<td><ul class="caveats">{caveats}</ul>{_e(c.get("reason", ""))}</td></tr>')
+            f'<td><ul class="caveats">{caveats}</ul></td></tr>')
         imgs = _evidence_images(run, c.get("evidence") or {})
         if imgs:
             details.append(f'<details class="evidence"><summary>Evidence package {_e(c.get("id", ""))}</summary>'
                            f'<div class="ev-row">{imgs}</div></details>')
     table = ('<table class="claims"><thead><tr><th>claim</th><th>verdict</th><th>statement</th>'
-             "<th>indicators: verdict, effect [interval], acquisitions</th><th>caveats</th></tr></thead><tbody>"
-             + "".join(rows) + "</tbody></table>")
+             "<th>indicators: verdict, detections and estimated true effect [interval], the detector's recall, "
+             "acquisitions; chart: value per acquisition (filled used, hollow excluded), windows shaded</th>"
+             "<th>caveats</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
     head = (f'<p class="small">claims file {_e(claims.get("claims_file", ""))} (SHA-256 '
             f'{_e(str(claims.get("claims_sha256", ""))[:12])}...), generated {_e(claims.get("generated", ""))}</p>')
     return head + table + "".join(details)
@@ -585,6 +668,8 @@ height:auto;display:block}.chart .ct{fill:var(--fg);font-size:13px;font-weight:6
 font-size:10px}.chart .grid{stroke:#2f3a45}.chart .tick{stroke:var(--muted)}.chart .series{fill:none;
 stroke:var(--accent);stroke-width:1.5}.chart .pt.used{fill:var(--accent)}.chart .pt.excl{fill:none;stroke:#9aa0a6}
 .chart .of{fill:#7cb342}.chart .of.excl{fill:#6d4c41}.chart .thr{stroke:#ffd600;stroke-dasharray:3 3}
+.chart .est{stroke:#9aa0a6;stroke-width:3;stroke-opacity:.45}
+.warn{color:#ffb300}figure.ind{max-width:520px;margin:6px 0}
 .chart .win.baseline{fill:#ffffff0d}.chart .win.test{fill:#4fc3f71f}.chart .wl{fill:var(--muted);font-size:10px}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid var(--line);padding:5px 6px;text-align:left;
 vertical-align:top}table.kv th{width:220px;color:var(--muted);font-weight:normal}.badge{color:#fff;padding:1px 7px;
@@ -703,9 +788,11 @@ def build_report_html(run_dir: str | Path, max_px: int = 560) -> str:
         ("maps", "Maps", '<div class="maps">' + ("".join(maps) or '<p class="muted">No scenes.</p>') + "</div>"),
         ("pairs", "Before / after", "".join(pairs) or '<p class="muted">No scenes.</p>'),
         ("timeseries", "Counts over time", _timeseries_section(ts, comparisons, period)),
-        ("claims", "Claims", _claims_section(run, claims)),
         ("provenance", "Provenance", _provenance(record)),
     ]
+    claims_section = ("claims", "Claims", _claims_section(run, claims))
+    # analysts read the verdicts first when there are any; otherwise the section (a hint) goes before provenance
+    sections.insert(0 if claims is not None else 3, claims_section)
     body = "".join(f'<section id="{sid}">{banner}<h2>{name}</h2>{content}</section>' for sid, name, content in sections)
     nav = "".join(f'<a href="#{sid}">{name}</a>' for sid, name, _ in sections)
     header = (f"<header>{banner}<h1>{_e(title)}</h1><p class=\"small\">{_e(period[0])} to {_e(period[1])}; "
