@@ -6,6 +6,7 @@ install`` runs as root) with every http(s) URL blocked, and saves its screenshot
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -118,6 +119,8 @@ def test_report_in_headless_chromium_offline(report_run: Path) -> None:
         shown = browser.evaluate("[...document.querySelectorAll('svg.map g.frame')]"
                                  ".findIndex(f => f.style.display !== 'none')")
         assert after != before and str(shown) == after
+        # the claims section comes first when claims were checked: bring the map into the viewport
+        browser.evaluate("document.querySelector('svg.map').scrollIntoView()")
         box = browser.evaluate("(() => { const r = document.querySelector('svg.map').getBoundingClientRect();"
                                " return [r.x, r.y, r.width, r.height]; })()")
         shot = browser.screenshot(ARTIFACTS / "report.png")
@@ -128,3 +131,19 @@ def test_report_in_headless_chromium_offline(report_run: Path) -> None:
     map_px = img[max(y, 0): min(y + h, 1000), x: x + w]
     assert map_px.size and map_px.std() > 15  # the map shows imagery, not a blank rectangle
     assert len(np.unique(map_px.reshape(-1, 3), axis=0)) > 200
+
+
+def test_claims_come_first_with_a_chart_per_indicator_and_each_sentence_once(report_run: Path) -> None:
+    text = (report_run / "report.html").read_text()
+    assert text.index('<section id="claims">') < text.index('<section id="maps">')
+    claims = text[text.index('<section id="claims">'):text.index("</section>", text.index('<section id="claims">'))]
+    doc = json.loads((report_run / "claims.json").read_text())
+    measured = [i for c in doc["claims"] for i in c["indicators"] if i["sensors"]]
+    assert claims.count('<figure class="ts ind">') == sum(len(i["sensors"]) for i in measured) > 0
+    for ind in measured:
+        assert claims.count(html.escape(ind["reason"], quote=True)) == 1, ind["reason"]
+        for s in ind["sensors"]:
+            assert s["error_model"]["source"] == "real"
+            assert f"recall {s['error_model']['recall']['value']:.2f}" in claims
+    # counts charts carry the estimated true counts' intervals
+    assert re.search(r'<line class="est"[^>]*><title>[^<]*estimated true', text)
