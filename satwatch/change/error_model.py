@@ -137,7 +137,7 @@ class ErrorModel:
 
 
 def unknown_model(detector: str, profile: str, cls: str, note: str, version: str = "") -> ErrorModel:
-    """An error model saying the error is unknown, and why."""
+    """Return an error model that says the error is unknown, and why."""
     return ErrorModel(detector, version, profile, cls, _NAN, _NAN, "unknown", "", note)
 
 
@@ -259,7 +259,7 @@ def detector_versions(detector: Any, sensors: Sequence[str]) -> dict[str, str]:
     for sensor in sensors:
         try:
             out[sensor] = str(delegate(sensor).name) if delegate is not None else str(detector.name)
-        except Exception:  # noqa: BLE001 - a profile the detector cannot run: no version, figures by name only
+        except Exception:  # a profile the detector cannot run: no version, figures by name only
             continue
     return out
 
@@ -281,7 +281,8 @@ def models_from_record(record: Mapping[str, Any], models_dir: Path = MODELS_DIR)
     if not isinstance(by_sensor, Mapping):
         sensors = (record.get("parameters") or {}).get("sensors") or ["s2", "s1", "vhr"]
         by_sensor = {s: det.get("classes", ()) for s in sensors}
-    records = det.get("by_sensor") if isinstance(det.get("by_sensor"), Mapping) else {}
+    found = det.get("by_sensor")
+    records: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     fallback = str(det.get("name") or (record.get("parameters") or {}).get("detector") or "unknown")
     out: dict[tuple[str, str], ErrorModel] = {}
     for sensor, classes in by_sensor.items():
@@ -292,7 +293,7 @@ def models_from_record(record: Mapping[str, Any], models_dir: Path = MODELS_DIR)
 
 
 def _recall_draws(model: ErrorModel, n: int, rng: np.random.Generator) -> F64:
-    """Recall drawn logit-normal, median at the point value, 95% of draws inside the interval."""
+    """Draw recall logit-normal: median at the point value, 95% of draws inside the interval."""
     lo, hi = model.recall_range
     value = min(max(model.recall.value, 1e-3), 0.999)
 
@@ -306,7 +307,7 @@ def _recall_draws(model: ErrorModel, n: int, rng: np.random.Generator) -> F64:
 
 
 def _fa_draws(model: ErrorModel, n: int, rng: np.random.Generator) -> F64:
-    """False alarms per km2 drawn from a gamma of the point value's mean and the interval's spread."""
+    """Draw false alarms per km2 from a gamma of the point value's mean and the interval's spread."""
     f = model.false_alarms_per_km2
     if not math.isfinite(f.value):
         return np.zeros(n)
