@@ -65,7 +65,11 @@ def batch_detect(
         futures = [fetch.submit(request, acq, aoi, archive_root)
                    for aoi in request.aois for sensor in request.sensors
                    for acq in search(request, aoi, sensor)]
-        paths += [f.result() for f in futures]
+        for fetched in (f.result() for f in futures):
+            if isinstance(fetched, str):
+                paths.append(fetched)
+            else:  # no valid pixel: nothing archived, named and skipped
+                print(f"skipped {fetched.aoi} {fetched.sensor} {fetched.acquired}: {fetched.reason}")
     summary = detect_batch(paths, out_dir, detector, device, batch_size, workers, precision)
     print(f"{summary.scenes} scenes, {summary.detections} detections, {summary.scenes_per_minute:.1f} scenes/min "
           f"on {summary.device}; outputs in {summary.out_dir}")

@@ -18,7 +18,6 @@ import os
 import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 # Library logs (satwatch, sentinelhub) in the run logs; read when Prefect configures logging, so set it first.
@@ -37,14 +36,16 @@ from satwatch.errors import NoDataError, SatwatchError, UsageError
 from satwatch.imagery.archive import Archive
 from satwatch.imagery.source import Acquisition
 from satwatch.monitor import (
+    ExcludedScene,
     MonitorRequest,
     SceneResult,
     build_request,
+    fetch_scene,
     finish_run,
     new_run_dir,
     open_source,
+    scene_stage,
 )
-from satwatch.monitor import process_scene as _process_scene
 from satwatch.run_summary import changes_markdown, counts_rows
 from satwatch.settings import load_settings
 
@@ -113,21 +114,31 @@ def search(request: MonitorRequest, aoi: AOI, sensor: str) -> list[Acquisition]:
 
 @task(name="fetch", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5,
       retry_condition_fn=_worth_retrying)
-def fetch(request: MonitorRequest, acquisition: Acquisition, aoi: AOI, archive_root: str) -> str:
-    """Bring one acquisition into the archive (no-op when it is there) and return the scene path."""
-    return str(open_source(request).fetch(acquisition, aoi, Path(archive_root)))
+def fetch(request: MonitorRequest, acquisition: Acquisition, aoi: AOI, archive_root: str) -> str | ExcludedScene:
+    """Bring one acquisition into the archive (no-op when it is there) and return the scene path.
+
+    An all-no-data answer is not a failure: the acquisition comes back as an :class:`ExcludedScene`, named in
+    run.json, and the run goes on.
+    """
+    fetched = fetch_scene(open_source(request), acquisition, aoi, archive_root)
+    return fetched if isinstance(fetched, ExcludedScene) else str(fetched)
 
 
 @task(name="detect", retries=1, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5,
       retry_condition_fn=_worth_retrying)
-def detect(scene_path: str, aoi: AOI, detector: str, run_dir: str) -> SceneResult:
-    """Detect objects in one scene and measure what it observed."""
-    return _process_scene(scene_path, aoi, detector, run_dir)
+def detect(request: MonitorRequest, acquisition: Acquisition, aoi: AOI, fetched: str | ExcludedScene, run_dir: str,
+           archive_root: str) -> SceneResult | ExcludedScene:
+    """Detect objects in one scene and measure what it observed.
+
+    An unreadable scene is quarantined and fetched again, else excluded.
+    """
+    return scene_stage(request, acquisition, aoi, fetched, run_dir, archive_root)
 
 
 @task(name="publish", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5,
       retry_condition_fn=_worth_retrying)
-def publish(request: MonitorRequest, results: list[SceneResult], run_dir: str, started: datetime) -> str:
+def publish(request: MonitorRequest, results: list[SceneResult | ExcludedScene], run_dir: str,
+            started: datetime) -> str:
     """Write the run folder's outputs; return the path of run.json."""
     return str(finish_run(request, results, run_dir, started))
 
@@ -155,9 +166,20 @@ def submit_scenes(request: MonitorRequest, run_dir: str, archive_root: str) -> l
     for aoi in request.aois:
         for sensor in request.sensors:
             for acquisition in search(request, aoi, sensor):
-                pending.append((aoi, fetch.submit(request, acquisition, aoi, archive_root)))
+                pending.append((acquisition, aoi, fetch.submit(request, acquisition, aoi, archive_root)))
     # Prefect resolves the fetch futures passed as arguments; its overloads do not say so.
-    return [detect.submit(path, aoi, request.detector, run_dir) for aoi, path in pending]  # type: ignore[call-overload]
+    return [detect.submit(request, acquisition, aoi, fetched, run_dir, archive_root)  # type: ignore[call-overload]
+            for acquisition, aoi, fetched in pending]
+
+
+def _processed(results: list[SceneResult | ExcludedScene]) -> str:
+    """``N scenes processed`` and, when some were excluded, which (for the flow's log)."""
+    excluded = [r for r in results if isinstance(r, ExcludedScene)]
+    text = f"{len(results) - len(excluded)} scenes processed"
+    if excluded:
+        text += f", {len(excluded)} excluded (" + "; ".join(
+            f"{e.aoi} {e.sensor} {e.acquired}: {e.kind}" for e in excluded) + ")"
+    return text
 
 
 LIBRARY_LOGGERS = ("satwatch", "sentinelhub")
@@ -209,7 +231,7 @@ def monitor(
     results = [d.result() for d in submit_scenes(request, run_dir, archive_root)]
     publish(request, results, run_dir, started)
     report(run_dir, request.name)
-    print(f"{len(results)} scenes processed; outputs in {run_dir}")
+    print(f"{_processed(results)}; outputs in {run_dir}")
     return run_dir
 
 

@@ -18,9 +18,16 @@ from satwatch.monitor import new_run_dir
 from satwatch.settings import load_settings
 
 try:  # imported as satwatch.flows.verify_claim (the CLI) or checked as flows.verify_claim (mypy)
-    from .monitor import _RUNNER, detect, fetch, publish, search
+    from .monitor import _RUNNER, _processed, detect, fetch, publish, search
 except ImportError:  # loaded by path, e.g. a Prefect entrypoint flows/verify_claim.py:verify_claim
-    from satwatch.flows.monitor import _RUNNER, detect, fetch, publish, search  # type: ignore[import-not-found,no-redef]
+    from satwatch.flows.monitor import (  # type: ignore[import-not-found,no-redef]
+        _RUNNER,
+        _processed,
+        detect,
+        fetch,
+        publish,
+        search,
+    )
 
 
 @task(name="judge")
@@ -55,11 +62,13 @@ def verify_claim(
                     key = (aoi.id, acquisition.sensor, acquisition.acquired)
                     if key not in seen:
                         seen.add(key)
-                        pending.append((aoi, fetch.submit(plan.request, acquisition, aoi, archive_root)))
+                        pending.append((acquisition, aoi,
+                                        fetch.submit(plan.request, acquisition, aoi, archive_root)))
     # Prefect resolves the fetch futures passed as arguments; its overloads do not say so.
-    detected = [detect.submit(path, aoi, plan.request.detector, run_dir) for aoi, path in pending]  # type: ignore[call-overload]
+    detected = [detect.submit(plan.request, acquisition, aoi, fetched, run_dir, archive_root)  # type: ignore[call-overload]
+                for acquisition, aoi, fetched in pending]
     results = [d.result() for d in detected]
     publish(plan.request, results, run_dir, started)
     verdicts = judge(run_dir, plan)
-    print(f"{len(results)} scenes processed; verdicts {verdicts}; outputs in {run_dir}")
+    print(f"{_processed(results)}; verdicts {verdicts}; outputs in {run_dir}")
     return run_dir

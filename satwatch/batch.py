@@ -8,7 +8,10 @@ the workers at all but detected with the detector's own windowed reads. Scenes a
 version (the detection cache, :mod:`satwatch.cache`) are neither read nor detected again.
 
 Outputs in ``out_dir``: ``per_scene/<scene_id>.geojson``, ``detections.geojson`` (all scenes, EPSG:4326),
-``summary.csv`` (one row per scene) and ``summary.json`` (totals, speed, device). Example::
+``summary.csv`` (one row per scene) and ``summary.json`` (totals, speed, device, excluded files). Every
+detection names its scene uniquely (:func:`~satwatch.imagery.scene.unique_scene_ids`: files sharing a tagged id get
+their file stem added) and its ``source_file`` (absolute path). A scene file that cannot be read (truncated,
+corrupt, not a scene) is left out with a warning and listed under ``excluded`` in ``summary.json``. Example::
 
     summary = run_batch(["data/archive/ru_dunai/s2/20240903T014020.tif"], "out", detector="baseline")
     print(summary.scenes_per_minute)
@@ -17,7 +20,6 @@ Outputs in ``out_dir``: ``per_scene/<scene_id>.geojson``, ``detections.geojson``
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -31,12 +33,18 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from satwatch.atomic import atomic_path
-from satwatch.cache import CacheEntry, DetectionCache
-from satwatch.detection.detections import concat_detections, empty_detections
-from satwatch.detection.detector import CNN_OPTION_DETECTORS, Detector, default_detector, detect_path, get_detector
-from satwatch.errors import InputFileError, SatwatchError, UsageError
-from satwatch.imagery.scene import Scene, read_scene, read_scene_meta
+from satwatch.cache import DetectionCache
+from satwatch.detection.detections import DETECTION_COLUMNS, concat_detections, empty_detections
+from satwatch.detection.detector import (
+    CNN_OPTION_DETECTORS,
+    Detector,
+    default_detector,
+    detect_path,
+    get_detector,
+    with_source,
+)
+from satwatch.errors import InputFileError, SatwatchError, SceneFormatError, UsageError
+from satwatch.imagery.scene import Scene, SceneHeader, read_scene, read_scene_header, unique_scene_ids
 from satwatch.outputs.files import write_csv, write_geojson, write_json
 
 __all__ = ["BatchSummary", "SceneOutcome", "run_batch"]
@@ -62,7 +70,8 @@ class SceneOutcome:
     """True when the detections came from the detection cache (no read, no inference)."""
     read: str
     """How the pixels reached the detector: ``prefetched`` (a DataLoader worker), ``windowed`` (the detector's
-    own tiled reads, for scenes over the size limit) or ``cache``."""
+    own tiled reads, for scenes over the size limit), ``cache`` or ``cache-damaged`` (the cache entry could not be
+    read back: detected again with the detector's own reads and the entry replaced)."""
     seconds: float
     """Time spent on this scene in the main process (inference and writing), seconds."""
     detections_path: str
@@ -99,6 +108,8 @@ class BatchSummary:
     """DataLoader reader processes (0: reads in the main process)."""
     pinned: bool
     """True when prefetched scenes were put in pinned (page-locked) memory (CUDA)."""
+    excluded: int = 0
+    """Scene files left out because they could not be read (listed in ``summary.json``)."""
 
 
 @dataclass(frozen=True)
@@ -106,8 +117,6 @@ class _Item:
     """What a reader hands over besides the pixels (kept out of the tensor dict: collate and pinning skip it)."""
 
     index: int
-    entry: CacheEntry | None = None
-    header: tuple[Any, ...] = ()  # (SceneMeta, bands, CRS, Affine)
     read: str = ""
     error: str = ""
 
@@ -115,34 +124,29 @@ class _Item:
 class _SceneReads(Dataset[dict[str, Any]]):
     """Item ``i``: ``{"info": _Item, "data": (bands, height, width) float32 tensor or None}`` of scene ``i``.
 
-    ``data`` is None when the scene is cached (no read at all) or over the size limit (windowed reads later).
+    ``data`` is None when the scene is cached (no read at all), over the size limit (windowed reads later) or
+    unreadable (``info.error`` says why).
     """
 
-    def __init__(self, paths: Sequence[Path], detector: str, use_cache: bool, cache_root: Path,
-                 max_values: int) -> None:
-        self.paths = list(paths)
-        self.detector = detector
-        self.use_cache = use_cache
-        self.cache_root = cache_root
+    def __init__(self, headers: Sequence[SceneHeader], cached: Sequence[bool], max_values: int) -> None:
+        self.headers = list(headers)
+        self.cached = list(cached)
         self.max_values = max_values
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.headers)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        path = self.paths[i]
+        header = self.headers[i]
+        if self.cached[i]:
+            return {"info": _Item(i, "cache"), "data": None}
+        if header.width * header.height * len(header.bands) > self.max_values:
+            return {"info": _Item(i, "windowed"), "data": None}
         try:
-            meta, bands, crs, transform, width, height = read_scene_meta(path)
-            entry = DetectionCache(self.cache_root).entry(path, meta.scene_id, self.detector)
-            header = (meta, bands, crs, transform)
-            if self.use_cache and entry.hit:
-                return {"info": _Item(i, entry, header, "cache"), "data": None}
-            if width * height * len(bands) > self.max_values:
-                return {"info": _Item(i, entry, header, "windowed"), "data": None}
-            data = torch.from_numpy(read_scene(path).data)  # (bands, height, width) float32
-            return {"info": _Item(i, entry, header, "prefetched"), "data": data}
-        except SatwatchError as exc:  # raised again in the main process with its own message
+            data = torch.from_numpy(read_scene(header.path).data)  # (bands, height, width) float32
+        except SatwatchError as exc:  # raised again (or the scene excluded) in the main process
             return {"info": _Item(i, error=f"{type(exc).__name__}|{exc}"), "data": None}
+        return {"info": _Item(i, "prefetched"), "data": data}
 
 
 def _as_is(item: Any) -> Any:
@@ -153,12 +157,12 @@ def _worker_init(_: int) -> None:
     torch.set_num_threads(1)  # readers decode GeoTIFFs; leave the cores to inference
 
 
-def _reraise(text: str) -> None:
+def _error(text: str) -> SatwatchError:
     name, _, message = text.partition("|")
     from satwatch import errors
 
     cls = getattr(errors, name, SatwatchError)
-    raise cls(message)
+    return cls(message) if isinstance(cls, type) and issubclass(cls, SatwatchError) else SatwatchError(message)
 
 
 def run_batch(
@@ -216,12 +220,25 @@ def run_batch(
     out = Path(out_dir) if out_dir is not None else (
         settings.outputs_dir / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-batch")
     (out / "per_scene").mkdir(parents=True, exist_ok=True)
-    cache_root = settings.data_dir / "cache"
-    cache = DetectionCache(cache_root)
+    cache = DetectionCache(settings.cache_dir)
     cache.sweep_partials()
     pinned = torch_device.type == "cuda"
-    dataset = _SceneReads(paths, found.name, use_cache, cache_root,
-                          max_values=int(max_scene_mb * 2**20 / 4))
+    excluded: list[dict[str, str]] = []
+
+    def exclude(path: Path, exc: SatwatchError) -> None:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        log.warning("batch: excluded unreadable scene %s (%s)", path, reason)
+        excluded.append({"path": str(path), "reason": reason})
+
+    headers: list[SceneHeader] = []
+    for path in paths:  # headers only: the cache keys, unique ids and sizes; an unreadable one is excluded
+        try:
+            headers.append(read_scene_header(path))
+        except SceneFormatError as exc:
+            exclude(path, exc)
+    scene_ids = unique_scene_ids(headers)
+    entries = [cache.entry(h, found.name) for h in headers]
+    dataset = _SceneReads(headers, [use_cache and e.hit for e in entries], max_values=int(max_scene_mb * 2**20 / 4))
     loader: DataLoader[dict[str, Any]] = DataLoader(
         dataset, batch_size=None, shuffle=False, num_workers=workers, pin_memory=pinned, collate_fn=_as_is,
         prefetch_factor=prefetch if workers > 0 else None, worker_init_fn=_worker_init if workers > 0 else None,
@@ -232,38 +249,52 @@ def run_batch(
     t0 = time.perf_counter()
     with tqdm(total=len(paths), desc=f"detect {found.name}", unit="scene", file=sys.stderr,
               disable=not progress) as bar:
+        bar.update(len(paths) - len(headers))
         for item in loader:
             info: _Item = item["info"]
-            if info.error or info.entry is None:
-                _reraise(info.error)
+            header, entry, scene_id = headers[info.index], entries[info.index], scene_ids[info.index]
+            meta, path = header.meta, header.path
+            if info.error:
+                error = _error(info.error)
+                if not isinstance(error, SceneFormatError):
+                    raise error
+                exclude(path, error)
+                bar.update(1)
                 continue
             t_scene = time.perf_counter()
-            entry = info.entry
-            meta, bands, crs, transform = info.header
-            path = paths[info.index]
-            if info.read == "cache":
-                det = gpd.read_file(entry.path)
-            else:
-                if info.read == "prefetched":
-                    scene = Scene(data=item["data"].numpy(), bands=bands, crs=crs, transform=transform, meta=meta)
-                    det = found.detect(scene)
-                else:
-                    det = detect_path(found, path)
+            read = info.read
+            det = cache.read(entry) if read == "cache" else None
+            if det is None:
+                try:
+                    if read == "prefetched":
+                        scene = Scene(data=item["data"].numpy(), bands=header.bands, crs=header.crs,
+                                      transform=header.transform, meta=meta)
+                        det = found.detect(scene)
+                    else:  # over the size limit, or a damaged cache entry: the detector's own reads
+                        read = "windowed" if read == "windowed" else "cache-damaged"
+                        det = detect_path(found, path)
+                except SceneFormatError as exc:
+                    exclude(path, exc)
+                    bar.update(1)
+                    continue
                 cache.put(entry, det)
-            per_scene = out / "per_scene" / f"{meta.scene_id}.geojson"
-            with atomic_path(per_scene, ".geojson") as tmp:
-                shutil.copyfile(entry.path, tmp)
+            det = with_source(det, scene_id, path)
+            per_scene = out / "per_scene" / f"{scene_id}.geojson"
+            write_geojson(det, per_scene)
             frames.append(det)
             outcomes.append(SceneOutcome(
-                scene_id=meta.scene_id, path=str(path), sensor=meta.sensor,
+                scene_id=scene_id, path=str(path), sensor=meta.sensor,
                 acquired=meta.acquired.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                detections=len(det), cached=info.read == "cache", read=info.read,
+                detections=len(det), cached=read == "cache", read=read,
                 seconds=round(time.perf_counter() - t_scene, 4), detections_path=str(per_scene),
             ))
-            bar.set_postfix_str(f"{meta.scene_id}: {len(det)}")
+            bar.set_postfix_str(f"{scene_id}: {len(det)}")
             bar.update(1)
     seconds = time.perf_counter() - t0
     detections = concat_detections(frames) if frames else empty_detections()
+    sources = {o.scene_id: o.path for o in outcomes}  # scene ids are unique in a batch
+    detections.insert(len(DETECTION_COLUMNS), "source_file",
+                      pd.Series([sources[i] for i in detections["scene_id"]], index=detections.index, dtype="str"))
     write_geojson(detections, out / "detections.geojson")
     write_csv(pd.DataFrame([asdict(o) for o in outcomes]), out / "summary.csv")
     n_cached = sum(o.cached for o in outcomes)
@@ -273,12 +304,15 @@ def run_batch(
         detected=len(outcomes) - n_cached, cached=n_cached, detections=len(detections), seconds=round(seconds, 3),
         scenes_per_minute=round(len(outcomes) / seconds * 60.0, 2) if seconds > 0 else 0.0,
         detector=found.name, device=str(torch_device), workers=workers, pinned=pinned,
+        excluded=len(excluded),
     )
     write_json({**asdict(summary), "amp_float16": torch_device.type == "cuda" and name in CNN_OPTION_DETECTORS,
                 # the CNN's precision per profile it ran (int8 on a CPU when shipped); other detectors: none
                 "precision": dict(getattr(found, "precisions", {})),
                 "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-                "scenes_detail": [asdict(o) for o in outcomes]}, out / "summary.json")
-    log.info("batch: %d scenes (%d from the cache), %d detections, %.1f scenes/min on %s", summary.scenes,
-             n_cached, summary.detections, summary.scenes_per_minute, summary.device)
+                "scenes_detail": [asdict(o) for o in outcomes],
+                # scene files that could not be read (truncated, corrupt, not a scene): left out, with why
+                "excluded": excluded}, out / "summary.json")
+    log.info("batch: %d scenes (%d from the cache, %d unreadable left out), %d detections, %.1f scenes/min on %s",
+             summary.scenes, n_cached, len(excluded), summary.detections, summary.scenes_per_minute, summary.device)
     return summary

@@ -6,35 +6,52 @@ A cached result is a detections GeoJSON (the contract of :mod:`satwatch.detectio
 
 ``<detector name>`` carries the model version (``baseline-cfar-1``; ``cnn-<sha256 of the weights>``), the
 optional ``-p<digest>`` folder suffix the detector parameters (thresholds, options), and ``<key>`` the first 12
-hex digits of SHA-256 over the scene file's bytes, so a scene re-rendered from an edited scenario or re-fetched
-with other pixels is detected again, while the same bytes under another path (a shared archive mounted elsewhere)
-are found. Entries are written atomically (temporary file, then rename): a process killed mid-write leaves no
-entry, only a hidden ``.partial`` file that :meth:`DetectionCache.sweep_partials` removes, and concurrent
-writers of one entry write the same bytes.
+hex digits of the scene's header key (:attr:`satwatch.imagery.scene.SceneHeader.key`: file size, modification
+time and header, read without decoding a pixel), so a scene re-rendered from an edited scenario, re-fetched or
+truncated is detected again, and a lookup costs one header read. Beside it, what a scene observed of an AOI
+(:class:`~satwatch.change.observability.Observability`) is kept at::
+
+    <data>/cache/observations/<scene_id>.<key>.<AOI geometry and code digest>.json
+
+so a re-run of an unchanged period decodes no scene at all. Entries are written atomically (temporary file, then
+rename): a process killed mid-write leaves no entry, only a hidden ``.partial`` file that
+:meth:`DetectionCache.sweep_partials` removes, and concurrent writers of one entry write the same bytes. An entry
+that cannot be read back (a damaged file) is a miss: it is logged, detected again and replaced atomically.
 
 Example::
 
     cache = DetectionCache(load_settings().data_dir / "cache")
-    entry = cache.entry("scenes/x.tif", "ru_dunai_s2_20240901T015000", "baseline-cfar-1")
-    if not entry.path.is_file():
+    entry = cache.entry(read_scene_header("scenes/x.tif"), "baseline-cfar-1")
+    found = cache.read(entry)
+    if found is None:
         cache.put(entry, detector.detect(read_scene("scenes/x.tif")))
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 
+from satwatch.atomic import atomic_path
 from satwatch.outputs.files import write_geojson
 
-__all__ = ["CacheEntry", "DetectionCache", "file_digest", "params_digest"]
+if TYPE_CHECKING:
+    from satwatch.aoi import AOI
+    from satwatch.change.observability import Observability
+    from satwatch.imagery.scene import SceneHeader
+
+__all__ = ["CacheEntry", "DetectionCache", "RunOutputCache", "file_digest", "params_digest", "source_digest"]
+
+log = logging.getLogger("satwatch")
 
 _CHUNK = 1 << 20
 
@@ -56,6 +73,19 @@ def params_digest(params: Mapping[str, Any] | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
+@functools.lru_cache(maxsize=1)
+def source_digest() -> str:
+    """SHA-256 hex over every ``satwatch`` source file (path and bytes): changes with any edit of the code.
+
+    Keys what depends on the code as a whole (observations, a run's derived outputs); computed once per process.
+    """
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True)
 class CacheEntry:
     """Where the detections of one scene by one detector version and parameters are (or will be) cached."""
@@ -66,43 +96,128 @@ class CacheEntry:
     """Scene id (``SceneMeta.scene_id``)."""
     detector: str
     """Detector name with its version (``Detector.name``)."""
-    scene_sha256: str
-    """SHA-256 of the scene file's bytes."""
+    scene_key: str
+    """The scene's header key (:attr:`satwatch.imagery.scene.SceneHeader.key`)."""
 
     @property
     def hit(self) -> bool:
-        """True when the entry has been computed."""
+        """True when the entry has been computed (it may still turn out unreadable: see :meth:`DetectionCache.read`)."""
         return self.path.is_file()
 
 
 class DetectionCache:
-    """Detections on disk under ``root/detections``; safe to share between processes and machines."""
+    """Detections and observations on disk under ``root``; safe to share between processes and machines."""
 
     def __init__(self, root: str | Path) -> None:
         """Use ``root`` (e.g. ``<SATWATCH_DATA_DIR>/cache``, created on first write) as the cache folder."""
         self.root = Path(root)
 
-    def entry(self, scene_path: str | Path, scene_id: str, detector: str,
-              params: Mapping[str, Any] | None = None) -> CacheEntry:
-        """Return the cache entry of ``scene_path`` (id ``scene_id``) for detector ``detector`` and ``params``."""
-        sha = file_digest(scene_path)
+    def entry(self, header: SceneHeader, detector: str, params: Mapping[str, Any] | None = None) -> CacheEntry:
+        """Return the cache entry of the scene ``header`` describes for detector ``detector`` and ``params``."""
         folder = detector + (f"-p{params_digest(params)}" if params else "")
-        return CacheEntry(path=self.root / "detections" / folder / f"{scene_id}.{sha[:12]}.geojson",
-                          scene_id=scene_id, detector=detector, scene_sha256=sha)
+        scene_id = header.meta.scene_id
+        return CacheEntry(path=self.root / "detections" / folder / f"{scene_id}.{header.key[:12]}.geojson",
+                          scene_id=scene_id, detector=detector, scene_key=header.key)
+
+    def read(self, entry: CacheEntry) -> gpd.GeoDataFrame | None:
+        """Return the cached detections, or None on a miss; an unreadable entry is a miss (logged, replaced later)."""
+        if not entry.path.is_file():
+            return None
+        from satwatch.detection.detections import as_detections
+
+        try:
+            return as_detections(gpd.read_file(entry.path))
+        except Exception as exc:  # pyogrio, JSON or contract errors alike: the entry is damaged
+            log.warning("unreadable detection cache entry %s (%s): detecting the scene again", entry.path,
+                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return None
 
     def put(self, entry: CacheEntry, detections: gpd.GeoDataFrame) -> Path:
-        """Write ``detections`` as the entry's GeoJSON, atomically; return its path."""
+        """Write ``detections`` as the entry's GeoJSON, atomically (replacing a damaged one); return its path."""
         return write_geojson(detections, entry.path)
+
+    def observation_path(self, header: SceneHeader, aoi: AOI) -> Path:
+        """Where what ``header``'s scene observed of ``aoi`` is kept (keyed on the scene, the AOI and the code)."""
+        aoi_key = hashlib.sha256(aoi.id.encode() + b"\0" + aoi.geometry.wkb + source_digest().encode()).hexdigest()
+        return self.root / "observations" / f"{header.meta.scene_id}.{header.key[:12]}.{aoi_key[:12]}.json"
+
+    def read_observation(self, header: SceneHeader, aoi: AOI) -> Observability | None:
+        """Return the cached observation of ``aoi`` by the scene, or None (a damaged entry is a logged miss)."""
+        from satwatch.change.observability import Observability
+
+        path = self.observation_path(header, aoi)
+        if not path.is_file():
+            return None
+        try:
+            return Observability(**json.loads(path.read_text(encoding="utf-8")))
+        except Exception as exc:  # damaged or from another layout: measure again
+            log.warning("unreadable observation cache entry %s (%s): measuring the scene again", path, exc)
+            return None
+
+    def put_observation(self, header: SceneHeader, aoi: AOI, observation: Observability) -> Path:
+        """Keep ``observation`` (atomically); return its path."""
+        path = self.observation_path(header, aoi)
+        with atomic_path(path, ".json") as tmp:
+            tmp.write_text(json.dumps(asdict(observation), sort_keys=True), encoding="utf-8")
+        return path
 
     def sweep_partials(self, older_than_s: float = 3600.0) -> int:
         """Delete leftovers of writes killed midway (older than ``older_than_s``); return how many."""
-        folder = self.root / "detections"
-        if not folder.is_dir():
-            return 0
         cutoff = time.time() - older_than_s
         removed = 0
-        for p in folder.glob("*/.*.partial*"):
-            if p.stat().st_mtime < cutoff:
-                p.unlink(missing_ok=True)
-                removed += 1
+        for sub in ("detections/*", "observations"):
+            for p in self.root.glob(f"{sub}/.*.partial*"):
+                if p.stat().st_mtime < cutoff:
+                    p.unlink(missing_ok=True)
+                    removed += 1
         return removed
+
+
+class RunOutputCache:
+    """The derived outputs of a run, kept by a fingerprint of everything they depend on.
+
+    ``<root>/runs/<fingerprint>/`` holds a copy of the files :func:`satwatch.monitor.finish_run` derives from the
+    per-scene results (scenes, detections, counts, change layers, GeoPackage, QGIS styles; not ``run.json`` or
+    ``report.html``, which name the run) and ``record.json`` (the parts of ``run.json`` derived with them). The
+    fingerprint covers the request, every scene's header key, observation and detections, the detector and its
+    figures, the package versions and the satwatch source code, so a re-run of an unchanged period copies these
+    files instead of computing them again, and any change computes them afresh. Entries appear atomically (a
+    folder renamed into place); safe to delete.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        """Use ``root`` (``<SATWATCH_DATA_DIR>/cache``) as the cache folder."""
+        self.folder = Path(root) / "runs"
+
+    def get(self, fingerprint: str) -> tuple[list[Path], dict[str, Any]] | None:
+        """Return ``(files, record)`` of the entry, or None when there is none (or it cannot be read)."""
+        entry = self.folder / fingerprint
+        try:
+            record = json.loads((entry / "record.json").read_text(encoding="utf-8"))
+            files = [entry / name for name in record["files"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not all(p.is_file() for p in files):
+            return None
+        return files, record["record"]
+
+    def put(self, fingerprint: str, files: list[Path], record: dict[str, Any]) -> Path | None:
+        """Keep copies of ``files`` and ``record`` under ``fingerprint``; return the entry (None: another run won)."""
+        import shutil
+        import tempfile
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{fingerprint}.", suffix=".partial", dir=self.folder))
+        try:
+            for p in files:
+                shutil.copyfile(p, tmp / p.name)
+            (tmp / "record.json").write_text(json.dumps({"files": [p.name for p in files], "record": record},
+                                                        sort_keys=True), encoding="utf-8")
+            try:
+                tmp.rename(self.folder / fingerprint)
+            except OSError:  # the same entry was kept by another run first
+                return None
+            return self.folder / fingerprint
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)

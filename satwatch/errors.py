@@ -19,6 +19,7 @@ __all__ = [
     "SatwatchError",
     "ScenarioError",
     "SceneFormatError",
+    "SceneReadError",
     "UnknownAOIError",
     "UsageError",
 ]
@@ -68,6 +69,14 @@ class SceneFormatError(SatwatchError, ValueError):
     """A raster does not follow the scene file contract (band names, tags, dtype) and cannot be used."""
 
     exit_code = 2
+
+
+class SceneReadError(SceneFormatError):
+    """A scene file has a header but its pixels cannot be decoded: truncated or corrupt; fetch or import it again.
+
+    A monitoring run moves such a file to the quarantine folder and fetches or renders it again where the source
+    can (:func:`satwatch.monitor.scene_stage`).
+    """
 
 
 class ArchiveError(SatwatchError, OSError):

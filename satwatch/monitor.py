@@ -41,21 +41,24 @@ from satwatch.change.timeseries import Window
 from satwatch.detection.auto import detector_record
 from satwatch.detection.detections import concat_detections, empty_detections
 from satwatch.detection.detector import Detector, default_detector, detect_path, get_detector
-from satwatch.errors import UsageError
-from satwatch.imagery.scene import SENSORS, read_scene
-from satwatch.imagery.source import ImagerySource
+from satwatch.errors import NoDataError, SatwatchError, SceneFormatError, UsageError
+from satwatch.imagery.scene import SENSORS, format_acquired, read_scene, read_scene_header
+from satwatch.imagery.source import Acquisition, ImagerySource
 from satwatch.outputs.files import write_csv, write_geojson, write_geopackage, write_json
 
 __all__ = [
     "DEMO_SCENARIO",
     "SIMULATED_NOTICE",
+    "ExcludedScene",
     "MonitorRequest",
     "SceneResult",
     "build_request",
+    "fetch_scene",
     "finish_run",
     "new_run_dir",
     "open_source",
     "process_scene",
+    "scene_stage",
 ]
 
 log = logging.getLogger("satwatch")
@@ -208,41 +211,133 @@ def _detector(name: str) -> Detector:
     return get_detector(name)
 
 
+@dataclass(frozen=True)
+class ExcludedScene:
+    """An acquisition a run could not use, and why: listed in ``run.json`` (``excluded``) and the report."""
+
+    aoi: str
+    """AOI id."""
+    sensor: str
+    """``s2``, ``s1`` or ``vhr``."""
+    acquired: str
+    """Acquisition time, UTC ISO 8601."""
+    kind: str
+    """``no-data`` (the provider sent no valid pixel), ``unreadable`` (the scene file could not be read and could
+    not be fetched or rendered again)."""
+    reason: str
+    """What went wrong, one line."""
+    path: str | None = None
+    """The scene file it concerned, if any (it has been moved to the quarantine folder)."""
+    quarantine: str | None = None
+    """The quarantine folder the unreadable file went to."""
+
+
+def _excluded(acquisition: Acquisition, kind: str, reason: str, path: str | None = None,
+              quarantine: Path | None = None) -> ExcludedScene:
+    return ExcludedScene(aoi=acquisition.aoi, sensor=acquisition.sensor, acquired=format_acquired(acquisition.acquired),
+                         kind=kind, reason=reason.splitlines()[0] if reason else kind, path=path,
+                         quarantine=str(quarantine) if quarantine is not None else None)
+
+
+def fetch_scene(source: ImagerySource, acquisition: Acquisition, aoi: AOI,
+                archive_root: str | Path) -> Path | ExcludedScene:
+    """Fetch one acquisition into the archive; an all-no-data answer (:class:`NoDataError`) is skipped and named.
+
+    Any other error (network, quota, credentials) is raised: the flow's fetch task retries those.
+    """
+    try:
+        return source.fetch(acquisition, aoi, Path(archive_root))
+    except NoDataError as exc:
+        log.warning("skipped %s %s %s: %s", acquisition.aoi, acquisition.sensor,
+                    format_acquired(acquisition.acquired), exc)
+        return _excluded(acquisition, "no-data", str(exc))
+
+
+def scene_stage(request: MonitorRequest, acquisition: Acquisition, aoi: AOI, fetched: str | Path | ExcludedScene,
+                run_dir: str | Path, archive_root: str | Path) -> SceneResult | ExcludedScene:
+    """Process one fetched acquisition; a scene file that cannot be read never stops the run.
+
+    An unreadable scene (:class:`~satwatch.errors.SceneFormatError`: truncated, corrupt, not a scene) is moved to
+    the quarantine folder (``<SATWATCH_DATA_DIR>/quarantine``, logged with its path and reason) and fetched
+    again from the request's source (the simulator renders it again, Sentinel Hub downloads it again); when that
+    fails too, or the source cannot (``--source archive``), the acquisition is returned as an
+    :class:`ExcludedScene` for ``run.json`` and the report. ``fetched`` already excluded (no data) passes through.
+    """
+    from satwatch.imagery.archive import quarantine_scene
+    from satwatch.settings import load_settings
+
+    if isinstance(fetched, ExcludedScene):
+        return fetched
+    quarantine_root = load_settings().quarantine_dir
+    path = Path(fetched)
+    for attempt in (1, 2):
+        try:
+            return process_scene(path, aoi, request.detector, run_dir)
+        except SceneFormatError as exc:  # the file, not the code: move it aside, then fetch it again (once)
+            reason = str(exc).splitlines()[0]
+            folder = quarantine_scene(path, reason, quarantine_root)
+        if attempt == 2:
+            log.warning("excluded %s from the run: fetched again, still unreadable (%s)", path, reason)
+            return _excluded(acquisition, "unreadable", reason, str(path), folder)
+        try:
+            again = fetch_scene(open_source(request), acquisition, aoi, archive_root)
+        except SatwatchError as exc:
+            log.warning("excluded %s from the run: unreadable (%s) and not fetched again: %s", path, reason, exc)
+            return _excluded(acquisition, "unreadable", f"{reason}; not fetched again: {exc}", str(path), folder)
+        if isinstance(again, ExcludedScene):
+            return again
+        log.info("%s fetched again after quarantine", again)
+        path = again
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def process_scene(scene_path: str | Path, aoi: AOI, detector: str, run_dir: str | Path,
                   use_cache: bool = True) -> SceneResult:
     """Detect objects in one archived scene and measure its observability of ``aoi``.
 
-    Detections come from the detection cache (:mod:`satwatch.cache`, under ``<SATWATCH_DATA_DIR>/cache``) when
-    this scene's bytes were already detected by this detector version; otherwise the detector runs and its
-    result is cached first. Writes ``<run_dir>/per_scene/<scene_id>.geojson`` (a copy of the cache entry, so a
-    fresh and a cached run write the same bytes) and returns a small :class:`SceneResult`.
+    The scene's header is read first (no pixels) and keys the cache (:mod:`satwatch.cache`, under
+    ``<SATWATCH_DATA_DIR>/cache``): detections of this scene by this detector version, and what it observed of this
+    AOI, come from there when present, so an unchanged scene costs one header read. Otherwise the scene is read
+    (a truncated file raises :class:`~satwatch.errors.SceneReadError` here), the detector runs and both results
+    are cached first; an unreadable cache entry is a miss, replaced atomically. Writes
+    ``<run_dir>/per_scene/<scene_id>.geojson`` (a copy of the cache entry, so a fresh and a cached run write the
+    same bytes) and returns a small :class:`SceneResult`.
+
+    Raises:
+        SceneFormatError: the file is not a readable scene (:func:`scene_stage` quarantines it).
     """
     from satwatch.cache import DetectionCache
     from satwatch.settings import load_settings
 
-    scene = read_scene(scene_path)
+    header = read_scene_header(scene_path)
+    scene_id = header.meta.scene_id
     found = _detector(detector)
-    out = Path(run_dir) / "per_scene" / f"{scene.meta.scene_id}.geojson"
-    entry = DetectionCache(load_settings().data_dir / "cache").entry(scene_path, scene.meta.scene_id, found.name)
-    if use_cache and entry.hit:
-        det = gpd.read_file(entry.path)
-        log.debug("%s: detections from the cache (%s)", scene.meta.scene_id, entry.path)
-    else:
+    cache = DetectionCache(load_settings().cache_dir)
+    entry = cache.entry(header, found.name)
+    det = cache.read(entry) if use_cache else None
+    obs = cache.read_observation(header, aoi) if use_cache else None
+    scene = read_scene(scene_path) if det is None or obs is None else None
+    if det is None:
         det = detect_path(found, scene_path, scene)
-        write_geojson(det, entry.path)
+        cache.put(entry, det)
+    else:
+        log.debug("%s: detections from the cache (%s)", scene_id, entry.path)
+    if obs is None:
+        assert scene is not None
+        obs = observe(scene, aoi)
+        cache.put_observation(header, aoi, obs)
+    out = Path(run_dir) / "per_scene" / f"{scene_id}.geojson"
     with atomic_path(out, ".geojson") as tmp:
         shutil.copyfile(entry.path, tmp)
-    obs = observe(scene, aoi)
     truth = Path(scene_path).with_suffix(".truth.geojson")
-    log.info("%s: %d detections, %.0f%% of %s observed", scene.meta.scene_id, len(det),
-             100 * obs.observed_fraction, aoi.id)
+    log.info("%s: %d detections, %.0f%% of %s observed", scene_id, len(det), 100 * obs.observed_fraction, aoi.id)
     return SceneResult(
-        scene_path=str(Path(scene_path).resolve()),  # absolute: the run folder is read from anywhere later
+        scene_path=str(header.path),  # absolute: the run folder is read from anywhere later
         detections_path=str(out),
         observability=obs,
-        footprint_wkt=scene.footprint().wkt,
-        source=scene.meta.source,
-        simulated=scene.meta.simulated,
+        footprint_wkt=header.footprint().wkt,
+        source=header.meta.source,
+        simulated=header.meta.simulated,
         n_detections=len(det),
         truth_path=str(truth) if truth.is_file() else None,
     )
@@ -270,7 +365,7 @@ def _sha256(path: Path) -> str:
 
 def finish_run(
     request: MonitorRequest,
-    results: Sequence[SceneResult],
+    results: Sequence[SceneResult | ExcludedScene],
     run_dir: str | Path,
     started: datetime,
     extra: dict[str, Any] | None = None,
@@ -281,11 +376,15 @@ def finish_run(
     ``scenes``, ``detections`` and, for simulated runs, ``simulated_truth``), then the change outputs of
     :func:`satwatch.change.run_changes.write_changes` over the two halves of the period (``timeseries.csv``,
     ``comparisons.csv``, ``changes.geojson`` and the ``change_*`` layers), and last ``run.json``. Every feature
-    and row of a simulated run carries ``simulated = true``.
+    and row of a simulated run carries ``simulated = true``. Acquisitions in ``results`` that were excluded
+    (:class:`ExcludedScene`: no data, unreadable) are listed in ``run.json`` under ``excluded`` and counted in its
+    summary; the report shows them in its run section.
     """
     run = Path(run_dir)
-    simulated = request.simulated or any(r.simulated for r in results)
-    ordered = sorted(results, key=lambda r: (r.observability.aoi, r.observability.sensor, r.observability.acquired))
+    excluded = sorted((r for r in results if isinstance(r, ExcludedScene)), key=lambda e: (e.aoi, e.sensor, e.acquired))
+    used = [r for r in results if isinstance(r, SceneResult)]
+    simulated = request.simulated or any(r.simulated for r in used)
+    ordered = sorted(used, key=lambda r: (r.observability.aoi, r.observability.sensor, r.observability.acquired))
     scenes = gpd.GeoDataFrame(
         [
             {**asdict(r.observability), "source": r.source, "simulated": r.simulated, "detections": r.n_detections,
@@ -354,8 +453,10 @@ def finish_run(
                      "error_models": [m.to_dict() for m in error.values()]},
         "sources": sorted({r.source for r in ordered}) or [request.source],
         "versions": _versions(),
+        "excluded": [asdict(e) for e in excluded],
         "summary": {
             "scenes": len(ordered),
+            "excluded": len(excluded),
             "detections": len(detections),
             "detections_by_aoi": {str(k): int(v) for k, v in detections.groupby("aoi").size().items()}
             if len(detections) else {},

@@ -60,6 +60,16 @@ class Settings:
         """Folder of run outputs, ``<data_dir>/outputs``."""
         return self.data_dir / "outputs"
 
+    @property
+    def cache_dir(self) -> Path:
+        """Folder of the detection cache and the run-output cache, ``<data_dir>/cache`` (safe to delete)."""
+        return self.data_dir / "cache"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Folder unreadable scenes are moved to, ``<data_dir>/quarantine`` (one folder per scene, with why)."""
+        return self.data_dir / "quarantine"
+
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:
     """Return the config file path that :func:`load_settings` reads (it may not exist)."""

@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import geopandas as gpd
+import pandas as pd
 
 from satwatch.detection.baseline import BaselineDetector
-from satwatch.detection.detections import concat_detections
+from satwatch.detection.detections import DETECTION_COLUMNS, concat_detections
 from satwatch.errors import InputFileError, UsageError
-from satwatch.imagery.scene import Scene, read_scene
+from satwatch.imagery.scene import Scene, read_scene, read_scene_header, unique_scene_ids
 
 __all__ = [
     "CNN_OPTION_DETECTORS", "DETECTORS", "Detector", "default_detector", "detect_files", "detect_path", "get_detector",
+    "with_source",
 ]
 
 
@@ -115,6 +117,14 @@ def detect_path(detector: Detector, path: str | Path, scene: Scene | None = None
     return detector.detect(scene if scene is not None else read_scene(path))
 
 
+def with_source(detections: gpd.GeoDataFrame, scene_id: str, path: str | Path) -> gpd.GeoDataFrame:
+    """Return ``detections`` with ``scene_id`` and a ``source_file`` column (the absolute path) on every row."""
+    out = detections.copy()
+    out["scene_id"] = pd.Series([scene_id] * len(out), index=out.index, dtype="str")
+    out["source_file"] = pd.Series([str(Path(path).resolve())] * len(out), index=out.index, dtype="str")
+    return out
+
+
 def detect_files(
     paths: Iterable[str | Path],
     detector: str | Detector = "baseline",
@@ -123,7 +133,9 @@ def detect_files(
     """Run a detector over scene files and return all detections in one frame (EPSG:4326).
 
     Scenes are read one at a time (:func:`~satwatch.imagery.scene.read_scene`), so memory holds one scene.
-    The detector name and every path are checked before the first scene is read.
+    The detector name, every path and every file's header are checked before the first scene is read. Each
+    detection names its scene uniquely (:func:`~satwatch.imagery.scene.unique_scene_ids`: files that share a
+    tagged scene id get their file stem added) and its file in an extra ``source_file`` column (absolute path).
 
     Args:
         paths: scene GeoTIFFs following the scene file contract.
@@ -144,9 +156,14 @@ def detect_files(
     for path in files:
         if not path.is_file():
             raise InputFileError(f"scene file {path} does not exist")
+    scene_ids = unique_scene_ids([read_scene_header(p) for p in files])
     frames = []
-    for i, path in enumerate(files, start=1):
-        frames.append(detect_path(det, path))
+    for i, (path, scene_id) in enumerate(zip(files, scene_ids, strict=True), start=1):
+        frames.append(with_source(detect_path(det, path), scene_id, path))
         if progress is not None:
             progress(i, len(files), path)
-    return concat_detections(frames)
+    detections = concat_detections(frames)  # keeps the contract's columns only: source_file is added back
+    sources = {scene_id: str(path.resolve()) for path, scene_id in zip(files, scene_ids, strict=True)}
+    detections.insert(len(DETECTION_COLUMNS), "source_file",
+                      pd.Series([sources[i] for i in detections["scene_id"]], index=detections.index, dtype="str"))
+    return detections

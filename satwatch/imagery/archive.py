@@ -8,7 +8,9 @@ file (``.<name>.<random>.partial``), which is never listed and is swept by :meth
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -35,7 +37,9 @@ from satwatch.imagery.scene import (
 )
 from satwatch.imagery.source import Acquisition
 
-__all__ = ["Archive", "ArchiveSource", "ArchivedScene", "import_geotiff"]
+__all__ = ["Archive", "ArchiveSource", "ArchivedScene", "import_geotiff", "quarantine_scene"]
+
+log = logging.getLogger("satwatch")
 
 STAC_VERSION = "1.0.0"
 _PLATFORMS = {"s2": ("sentinel-2", ["msi"]), "s1": ("sentinel-1", ["c-sar"]), "vhr": ("vhr", ["optical"])}
@@ -162,6 +166,39 @@ class Archive:
                     p.unlink(missing_ok=True)
                     n += 1
         return n
+
+
+def quarantine_scene(path: str | Path, reason: str, quarantine_root: str | Path) -> Path | None:
+    """Move an unusable scene file and its companions aside; return the folder they went to (None: nothing moved).
+
+    The GeoTIFF, its STAC Item and its simulator truth (every ``<stem>.*`` file beside it) go to
+    ``<quarantine_root>/<UTC time>-<aoi>-<sensor>-<stem>/`` (the AOI and sensor folder names of the archive),
+    with ``reason.json`` naming the original path, the reason and the time. The archive no longer lists the scene,
+    so its source fetches or renders it again. Logged as a warning with the path and the reason. Files another
+    process moved first are skipped.
+    """
+    scene = Path(path)
+    companions = sorted(p for p in scene.parent.glob(f"{scene.stem}.*") if p.is_file()) if scene.parent.is_dir() \
+        else []
+    if not companions:
+        log.warning("unusable scene %s (%s): already gone, nothing to quarantine", scene, reason)
+        return None
+    now = datetime.now(UTC)
+    label = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{scene.parent.parent.name}-{scene.parent.name}-{scene.stem}"
+    folder = Path(quarantine_root) / label
+    folder.mkdir(parents=True, exist_ok=True)
+    moved = []
+    for p in companions:
+        try:
+            shutil.move(str(p), folder / p.name)  # a rename on one file system, a copy and delete across two
+        except FileNotFoundError:  # another process moved it first
+            continue
+        moved.append(p.name)
+    record = {"path": str(scene.resolve()), "reason": reason, "moved": format_acquired(now), "files": moved}
+    with atomic_path(folder / "reason.json") as tmp:
+        tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    log.warning("quarantined unusable scene %s (%s): moved to %s", scene, reason, folder)
+    return folder
 
 
 def stac_item(scene: Scene, path: Path, properties: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,10 @@ place, so an interrupted write never leaves a file at the final path.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,18 +36,22 @@ from shapely.geometry import Polygon, box
 
 from satwatch.aoi import project_geometry
 from satwatch.atomic import atomic_path
-from satwatch.errors import InputFileError, SceneFormatError
+from satwatch.errors import InputFileError, SceneFormatError, SceneReadError
 
 __all__ = [
     "SENSORS",
     "SENSOR_BANDS",
     "Scene",
+    "SceneHeader",
     "SceneMeta",
     "format_acquired",
+    "grid_footprint",
     "ground_sample_distance_m",
     "parse_acquired",
     "read_scene",
+    "read_scene_header",
     "read_scene_meta",
+    "unique_scene_ids",
     "write_scene",
 ]
 
@@ -188,18 +195,50 @@ class Scene:
 
     def footprint(self) -> Polygon:
         """Outline of the pixel grid in EPSG:4326 (lon/lat), densified so curved edges stay close."""
-        x0, y0 = self.transform @ (0, 0)
-        x1, y1 = self.transform @ (self.width, self.height)
-        outline = box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)).segmentize(
-            max(abs(x1 - x0), abs(y1 - y0)) / 16
-        )
-        footprint = project_geometry(outline, self.crs, 4326)
-        assert isinstance(footprint, Polygon)
-        return footprint
+        return grid_footprint(self.crs, self.transform, self.width, self.height)
 
     def with_meta(self, **changes: Any) -> Scene:
         """Return a copy with some :class:`SceneMeta` fields replaced."""
         return replace(self, meta=replace(self.meta, **changes))
+
+
+def grid_footprint(crs: CRS, transform: Affine, width: int, height: int) -> Polygon:
+    """Outline of a ``width`` x ``height`` pixel grid in EPSG:4326 (lon/lat), densified so curved edges stay close."""
+    x0, y0 = transform @ (0, 0)
+    x1, y1 = transform @ (width, height)
+    outline = box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)).segmentize(
+        max(abs(x1 - x0), abs(y1 - y0)) / 16
+    )
+    footprint = project_geometry(outline, crs, 4326)
+    assert isinstance(footprint, Polygon)
+    return footprint
+
+
+@dataclass(frozen=True)
+class SceneHeader:
+    """What a scene file says about itself without its pixels: provenance, bands, grid and a cache key."""
+
+    path: Path
+    """The scene GeoTIFF (absolute)."""
+    meta: SceneMeta
+    """Provenance from the ``SATWATCH_*`` tags."""
+    bands: tuple[str, ...]
+    """Band names in file order."""
+    crs: CRS
+    """CRS of the pixel grid."""
+    transform: Affine
+    """Affine pixel-to-CRS transform of the whole grid."""
+    width: int
+    """Columns of pixels."""
+    height: int
+    """Rows of pixels."""
+    key: str
+    """SHA-256 hex over the file's size, modification time (ns) and header (tags, bands, grid, dtypes, nodata):
+    changes whenever the file is rewritten, truncated or re-fetched, and costs no pixel decode."""
+
+    def footprint(self) -> Polygon:
+        """Outline of the pixel grid in EPSG:4326 (see :func:`grid_footprint`)."""
+        return grid_footprint(self.crs, self.transform, self.width, self.height)
 
 
 def ground_sample_distance_m(crs: CRS, transform: Affine, width: int, height: int) -> float:
@@ -270,14 +309,63 @@ def _band_names(src: rasterio.io.DatasetReader, path: Path) -> tuple[str, ...]:
     return names
 
 
-def read_scene_meta(path: str | Path) -> tuple[SceneMeta, tuple[str, ...], CRS, Affine, int, int]:
-    """Read only the header: ``(meta, bands, crs, transform, width, height)``, without pixels."""
+def read_scene_header(path: str | Path) -> SceneHeader:
+    """Read a scene file's header (tags, bands, grid) and make its cache key; no pixel is decoded.
+
+    Raises:
+        InputFileError: the file does not exist.
+        SceneFormatError: it is not a GeoTIFF, or lacks band names, tags or a CRS.
+
+    Example:
+        >>> read_scene_header("data/archive/ru_dunai/s2/2024-10-08T015230Z.tif").meta.scene_id  # doctest: +SKIP
+        'ru_dunai_s2_20241008T015230'
+    """
     p = Path(path)
     with _open_checked(p) as src:
-        meta = SceneMeta.from_tags(src.tags(), str(p))
+        stat = p.stat()
+        tags = src.tags()
+        meta = SceneMeta.from_tags(tags, str(p))
         if src.crs is None:
             raise SceneFormatError(f"{p} has no CRS; a scene must be georeferenced")
-        return meta, _band_names(src, p), CRS.from_user_input(src.crs.to_wkt()), src.transform, src.width, src.height
+        bands = _band_names(src, p)
+        crs_wkt = src.crs.to_wkt()
+        described = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "tags": tags, "bands": bands,
+                     "crs": crs_wkt, "transform": list(src.transform)[:6], "shape": [src.height, src.width],
+                     "dtypes": list(src.dtypes), "nodata": repr(src.nodata)}
+        key = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
+        return SceneHeader(path=p.resolve(), meta=meta, bands=bands, crs=CRS.from_user_input(crs_wkt),
+                           transform=src.transform, width=src.width, height=src.height, key=key)
+
+
+def read_scene_meta(path: str | Path) -> tuple[SceneMeta, tuple[str, ...], CRS, Affine, int, int]:
+    """Read only the header: ``(meta, bands, crs, transform, width, height)``, without pixels."""
+    h = read_scene_header(path)
+    return h.meta, h.bands, h.crs, h.transform, h.width, h.height
+
+
+def unique_scene_ids(headers: Sequence[SceneHeader]) -> list[str]:
+    """Scene ids that tell the files apart: the tagged id, with the file stem added where two files share it.
+
+    Several files can carry the same ``SATWATCH_SCENE_ID`` (chips cut from one acquisition, or files written
+    without an AOI: ``scene_s2_<time>``). Those get ``<id>-<file stem>``, and ``-<8 hex digits of the path>`` on top
+    when even the stems repeat; an id no other file shares is kept as it is.
+
+    Example:
+        >>> unique_scene_ids([read_scene_header(p) for p in ("a/chip1.tif", "a/chip2.tif")])  # doctest: +SKIP
+        ['scene_s2_20220812T103000-chip1', 'scene_s2_20220812T103000-chip2']
+    """
+    def counts(ids: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i in ids:
+            out[i] = out.get(i, 0) + 1
+        return out
+
+    ids = [h.meta.scene_id for h in headers]
+    seen = counts(ids)
+    ids = [i if seen[i] == 1 else _SAFE_ID.sub("-", f"{i}-{h.path.stem}") for i, h in zip(ids, headers, strict=True)]
+    seen = counts(ids)
+    return [i if seen[i] == 1 else f"{i}-{hashlib.sha256(str(h.path).encode()).hexdigest()[:8]}"
+            for i, h in zip(ids, headers, strict=True)]
 
 
 def read_scene(path: str | Path, window: Window | None = None) -> Scene:
@@ -290,6 +378,7 @@ def read_scene(path: str | Path, window: Window | None = None) -> Scene:
     Raises:
         InputFileError: the file does not exist.
         SceneFormatError: it is not a GeoTIFF, or lacks band names, tags or a CRS.
+        SceneReadError: its pixels cannot be decoded (a truncated or corrupt file).
     """
     p = Path(path)
     with _open_checked(p) as src:
@@ -297,7 +386,12 @@ def read_scene(path: str | Path, window: Window | None = None) -> Scene:
         bands = _band_names(src, p)
         if src.crs is None:
             raise SceneFormatError(f"{p} has no CRS; a scene must be georeferenced")
-        data = src.read(window=window, out_dtype="float32")
+        try:
+            data = src.read(window=window, out_dtype="float32")
+        except rasterio.errors.RasterioError as exc:
+            reason = exc.__cause__ or exc
+            raise SceneReadError(f"{p}: pixels cannot be read ({reason}); the file is truncated or corrupt, so "
+                                 "fetch or import it again") from exc
         nodata = src.nodata
         if nodata is not None and not np.isnan(nodata):
             data[data == nodata] = np.nan

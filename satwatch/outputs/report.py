@@ -633,6 +633,9 @@ def _provenance(record: dict[str, Any]) -> str:
     ]
     summary = record.get("summary") or {}
     items += [(f"summary {k}", json.dumps(v) if isinstance(v, dict) else v) for k, v in summary.items()]
+    # acquisitions the run could not use (no data, unreadable scene files moved to quarantine): run.json "excluded"
+    items += [(f"excluded {e.get('aoi', '')} {e.get('sensor', '')} {e.get('acquired', '')}",
+               f"{e.get('kind', '')}: {e.get('reason', '')}") for e in record.get("excluded") or []]
     versions = record.get("versions") or {}
     return (_kv_table(items) + "<h3>Versions</h3>" + _kv_table(versions.items())
             + "<h3>Files</h3><p class=\"small\">" + _e(", ".join(record.get("outputs") or [])) + "</p>")

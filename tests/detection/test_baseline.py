@@ -259,7 +259,8 @@ def test_detect_files(tmp_path: Path) -> None:
     seen: list[tuple[int, int, Path]] = []
     gdf = detect_files(paths, progress=lambda done, total, path: seen.append((done, total, path)))
     assert [s[:2] for s in seen] == [(1, 2), (2, 2)]
-    assert gdf.crs.to_epsg() == 4326 and list(gdf.columns) == [*DETECTION_COLUMNS, "geometry"]
+    assert gdf.crs.to_epsg() == 4326 and list(gdf.columns) == [*DETECTION_COLUMNS, "source_file", "geometry"]
+    assert set(gdf["source_file"]) == {str(p.resolve()) for p in paths}
     counts = gdf.groupby("scene_id").size().to_dict()
     assert counts == {s1.meta.scene_id: 5, "s2-scene": 5}
     assert detect_files([]).empty

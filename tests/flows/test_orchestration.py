@@ -165,6 +165,43 @@ def test_killed_run_restarted_gives_the_same_outputs(reference: Path, tmp_path: 
     assert len(_entries(cache)) == n_scenes
 
 
+@pytest.mark.slow
+def test_no_data_answer_and_a_truncated_scene_do_not_fail_the_flow(harness: None, monkeypatch: pytest.MonkeyPatch,
+                                                                   reference: Path) -> None:
+    """One acquisition with no valid pixel is skipped and named; a truncated archived scene is quarantined and
+    rendered again; the flow run completes with every other scene."""
+    from satwatch.errors import NoDataError
+    from satwatch.flows.monitor import monitor
+    from satwatch.imagery.simulated import SimulatedSource
+    from satwatch.monitor import build_request, open_source
+    from satwatch.settings import load_settings
+
+    settings = load_settings()
+    request = build_request(scenario_path=TINY, detector="baseline")
+    source, aoi = open_source(request), request.aois[0]
+    first, empty = source.search(aoi, request.start, request.end, "s2")[:2]
+    damaged = source.fetch(first, aoi, settings.archive_dir)
+    damaged.write_bytes(damaged.read_bytes()[:5000])
+    fetch = SimulatedSource.fetch
+
+    def fetch_or_no_data(self: SimulatedSource, acquisition: Any, aoi: Any, root: Path) -> Path:
+        if acquisition == empty:
+            raise NoDataError(f"no valid pixel for {acquisition.aoi} {acquisition.acquired:%Y-%m-%d}; ask again later")
+        return fetch(self, acquisition, aoi, root)
+
+    monkeypatch.setattr(SimulatedSource, "fetch", fetch_or_no_data)
+    run_dir = Path(monitor(scenario=str(TINY), detector="baseline"))
+    record = json.loads((run_dir / "run.json").read_text())
+    n_reference = json.loads((reference / "run.json").read_text())["summary"]["scenes"]
+    assert record["summary"]["scenes"] == n_reference - 1 and record["summary"]["excluded"] == 1
+    [skipped] = record["excluded"]
+    assert skipped["kind"] == "no-data" and "no valid pixel" in skipped["reason"]
+    assert skipped["acquired"] == empty.acquired.strftime("%Y-%m-%dT%H:%M:%SZ")
+    [quarantined] = list(settings.quarantine_dir.iterdir())
+    assert json.loads((quarantined / "reason.json").read_text())["path"] == str(damaged.resolve())
+    assert str(damaged.resolve()) in set(gpd.read_file(run_dir / "scenes.geojson")["path"])  # rendered again, used
+
+
 @pytest.fixture()
 def dask_cluster(tmp_path: Path) -> Iterator[str]:
     """A real dask scheduler and two worker processes on loopback, started with the `dask` command."""
@@ -242,9 +279,15 @@ def test_batch_cli_on_cpu_matches_the_monitor_and_reuses_the_cache(reference: Pa
     assert summary["scenes"] == summary["detected"] == len(scenes) and summary["device"] == "cpu"
     assert summary["detections"] == record["summary"]["detections"]
     assert {d["read"] for d in summary["scenes_detail"]} == {"prefetched"}
-    for name in gpd.read_file(reference / "scenes.geojson")["scene_id"]:
-        assert (out / "per_scene" / f"{name}.geojson").read_bytes() == \
-            (reference / "per_scene" / f"{name}.geojson").read_bytes()
+    reference_scenes = gpd.read_file(reference / "scenes.geojson")
+    for name, path in zip(reference_scenes["scene_id"], reference_scenes["path"], strict=True):
+        batch = gpd.read_file(out / "per_scene" / f"{name}.geojson")
+        if len(batch):
+            assert set(batch["source_file"]) == {path}  # each detection names its file
+        pd.testing.assert_frame_equal(batch.drop(columns="source_file", errors="ignore"),
+                                      gpd.read_file(reference / "per_scene" / f"{name}.geojson"))
+    everything = gpd.read_file(out / "detections.geojson")
+    assert everything.groupby("scene_id")["source_file"].nunique().max() == 1
     res2 = subprocess.run([str(BIN / "satwatch"), "batch", *scenes, "--detector", "baseline", "--device", "cpu",
                            "--out", str(tmp_path / "batch2"), "--workers", "0"], capture_output=True, text=True,
                           env=env, timeout=300)
