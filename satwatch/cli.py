@@ -113,7 +113,8 @@ def _build_parser() -> argparse.ArgumentParser:
     trn.add_argument("--lr", type=float, default=3e-3, help="peak AdamW learning rate")
     trn.add_argument("--seed", type=int, default=0)
     trn.add_argument("--real-fraction", type=float, default=0.5,
-                     help="s2: share of crops from the real sen2ships training ports (default 0.5)")
+                     help="share of crops from real data (s2: sen2ships training ports and EOTDL chips; s1: real "
+                     "OpenSARShip ships pasted onto simulated sea; vhr: aerial training sequences; default 0.5)")
     trn.add_argument("--scenario", type=_existing_file, default=Path("scenarios/train.yaml"),
                      help="simulated training scenario (default scenarios/train.yaml)")
     trn.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
@@ -124,6 +125,9 @@ def _build_parser() -> argparse.ArgumentParser:
     trn.add_argument("--max-scenes", type=int, default=0,
                      help="render only this many simulated scenes, evenly spaced (default 0: all)")
     trn.add_argument("--workers", type=int, default=0, help="processes making batches (default 0: none)")
+    trn.add_argument("--hard-negatives", action="store_true",
+                     help="s2: centre a share of crops on the shipped detector's false alarms in the training ports "
+                     "and make other ships of EOTDL chips don't-care")
     trn.add_argument("--arch", choices=("v1", "v2"), default="",
                      help="network architecture (default: the profile's, v2 for s2, v1 for s1 and vhr)")
     trn.add_argument("--train-ports", help="s2: comma-separated sen2ships ports to train on (default: all but "
@@ -376,7 +380,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                       batch_size=args.batch_size, lr=args.lr, seed=args.seed, real_fraction=args.real_fraction,
                       scenario=str(args.scenario), init=str(args.init) if args.init else None,
                       area_focus=args.area_focus, max_scenes=args.max_scenes, workers=args.workers, arch=args.arch,
-                      train_ports=ports)
+                      train_ports=ports, hard_negatives=args.hard_negatives)
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

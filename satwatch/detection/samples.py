@@ -7,7 +7,8 @@ labelled data where GDAL and the data are, train where the GPU is).
 
 This module imports only numpy and torch (no GDAL, GeoPandas or PROJ): it is what a bare GPU machine needs.
 
-Crops (:data:`CROP_PX` square) are drawn around objects (70%) or anywhere (30%), turned by quarter turns and
+Crops (:data:`CROP_PX` square) are drawn around a sample's hard negatives (:data:`HARD_NEGATIVE_SHARE`, when it
+has any), else around objects (70%) or anywhere (30%), turned by quarter turns and
 flipped (headings follow), and given a reflectance gain of 0.85-1.2 (dB offsets of +-1.5 for radar); for ``s2``
 up to three bands are dropped at random (then imputed as at inference) so that real exports with missing bands
 work.
@@ -33,7 +34,8 @@ from satwatch.atomic import atomic_path
 from satwatch.detection.profiles import Profile, model_input
 from satwatch.errors import DetectionError, InputFileError
 
-__all__ = ["CROP_PX", "MAX_OBJECTS", "Sample", "batch_targets", "crop", "load_samples", "save_samples"]
+__all__ = ["CROP_PX", "HARD_NEGATIVE_SHARE", "MAX_OBJECTS", "Sample", "batch_targets", "crop", "load_samples",
+           "save_samples"]
 
 CROP_PX = 256
 """Training crop edge at profile resolution (targets are at stride 2: 128 x 128)."""
@@ -41,6 +43,8 @@ MAX_OBJECTS = 256
 """Most point objects per crop that get regression targets."""
 SAMPLES_FORMAT = "satwatch-samples-1"
 F32 = npt.NDArray[np.float32]
+HARD_NEGATIVE_SHARE = 0.3
+"""Share of a sample's crops centred on one of its :attr:`Sample.hard_negatives`, when it has any."""
 ZOOM_RANGE = (0.8, 1.25)
 """Scale augmentation: half the crops are resampled by a factor drawn log-uniformly from this range."""
 _HAZE_WEIGHT = {"B02": 1.0, "B03": 0.7, "B04": 0.5, "B08": 0.3, "B11": 0.1}
@@ -76,6 +80,10 @@ class Sample:
     """Per mask class, whether :attr:`masks` labels it (True: its zeros are real negatives; False: no loss for
     that class). None: every class is labelled. Real ports label ``encampment`` (none are in a port) but not
     ``vehicle`` (car terminals are vehicle parks nobody outlined)."""
+    hard_negatives: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+    """``(Q, 2)`` x, y (profile px) of places a detector took for an object where there is none (quay ends,
+    breakwaters, cranes: :func:`~satwatch.detection.training_data.mine_hard_negatives`); a share
+    :data:`HARD_NEGATIVE_SHARE` of the sample's crops is centred on them, or None."""
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -99,7 +107,12 @@ def crop(sample: Sample, profile: Profile, rng: np.random.Generator, area_focus:
     cs = max(32, round(c / zoom))
     areas = sample.area_anchors if sample.area_anchors is not None else np.zeros((0, 2))
     anchors = areas if len(areas) and (not len(sample.points) or rng.random() < area_focus) else sample.points[:, :2]
-    if len(anchors) and rng.random() < 0.7:
+    hard = sample.hard_negatives if sample.hard_negatives is not None else np.zeros((0, 2))
+    if len(hard) and rng.random() < HARD_NEGATIVE_SHARE:
+        px, py = hard[rng.integers(len(hard))]
+        x0 = int(px - rng.integers(16, cs - 16))
+        y0 = int(py - rng.integers(16, cs - 16))
+    elif len(anchors) and rng.random() < 0.7:
         px, py = anchors[rng.integers(len(anchors))]
         x0 = int(px - rng.integers(16, cs - 16))
         y0 = int(py - rng.integers(16, cs - 16))
@@ -286,7 +299,7 @@ def _encode(sample: Sample, profile: Profile) -> dict[str, npt.NDArray[Any]]:
     else:
         raw = sample.raw.astype(np.float16)
     out: dict[str, npt.NDArray[Any]] = {"raw": raw, "points": sample.points, "ignore": sample.ignore}
-    for key in ("masks", "mask_ignore", "area_anchors"):
+    for key in ("masks", "mask_ignore", "area_anchors", "hard_negatives"):
         value = getattr(sample, key)
         if value is not None:
             out[key] = value
@@ -309,7 +322,8 @@ def _decode(arrays: dict[str, npt.NDArray[Any]], head: dict[str, Any], kind: str
     known = head.get("mask_known")
     return Sample(name=head["name"], raw=raw, names=names, points=arrays["points"], ignore=arrays["ignore"],
                   masks=arrays.get("masks"), mask_ignore=arrays.get("mask_ignore"), has_size=bool(head["has_size"]),
-                  area_anchors=arrays.get("area_anchors"), mask_known=tuple(known) if known is not None else None)
+                  area_anchors=arrays.get("area_anchors"), mask_known=tuple(known) if known is not None else None,
+                  hard_negatives=arrays.get("hard_negatives"))
 
 
 def save_samples(pools: Mapping[str, Sequence[Sample]], profile: Profile, path: Path) -> Path:

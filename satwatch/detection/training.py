@@ -102,6 +102,9 @@ class TrainConfig:
     """Share of a sample's object-centred crops drawn around its area objects (when it has any)."""
     max_scenes: int = 0
     """Simulated scenes to render, evenly spaced over the scenario's AOIs and dates (0: all)."""
+    hard_negatives: bool = False
+    """``s2``: mine the shipped detector's false alarms in the training ports as hard negatives (a share of
+    crops centred on them) and make the other ships of EOTDL chips don't-care."""
     workers: int = 0
     """Processes making batches (0: the training process itself). Part of what makes a run reproducible."""
     arch: str = ""
@@ -374,12 +377,19 @@ def make_samples(cfg: TrainConfig, say: Callable[[str], None]) -> dict[str, list
         real_ports = list(cfg.train_ports) or [p for p in port_names() if p not in HOLDOUT_PORTS]
         refuse_holdout(real_ports)
     say(f"rendering simulated training scenes ({cfg.scenario}, sensor {profile.sensor})")
-    real = [port_sample(p, profile) for p in real_ports]
+    miner = None
+    if cfg.hard_negatives and profile.name == "s2":
+        from satwatch.detection.cnn import CnnDetector
+
+        say("mining the shipped detector's false alarms in the training ports")
+        miner = CnnDetector(device="cpu")
+    real = [port_sample(p, profile, miner=miner) for p in real_ports]
+    simulated = simulated_samples(profile, cfg.scenario, limit=cfg.max_scenes or None)
     if cfg.real_fraction > 0:
         from satwatch.detection.training_data import real_training_samples
 
-        real += real_training_samples(profile)
-    return {"simulated": simulated_samples(profile, cfg.scenario, limit=cfg.max_scenes or None), "real": real}
+        real += real_training_samples(profile, simulated, miner=miner)
+    return {"simulated": simulated, "real": real}
 
 
 def evaluate(loaded: LoadedModel, scenes: Sequence[tuple[Scene, gpd.GeoDataFrame]], match_distance_m: float = 20.0,

@@ -113,14 +113,20 @@ def _sample_from_truth(scene: Scene, truth: Any, profile: Profile) -> Sample:
     )
 
 
-def port_sample(name: str, profile: Profile, root: Path | None = None) -> Sample:
+def port_sample(name: str, profile: Profile, root: Path | None = None, miner: Any = None) -> Sample:
     """Return a sen2ships port on the ``s2`` profile grid; ship box centres are the vessel labels.
 
     The encampment mask is labelled empty (no port holds a camp: its port and urban texture are negatives);
-    vehicle parks are not labelled (no loss).
+    vehicle parks are not labelled (no loss). With a ``miner`` (a detector), its false alarms in the port become
+    the sample's hard negatives (:func:`mine_hard_negatives`).
     """
     port = load_port(name, root)
     raw, names, scale = profile_raster(port.scene, profile)
+    hard = None
+    if miner is not None:
+        b = port.boxes
+        centres = np.column_stack([b[:, 0] + b[:, 2] / 2.0, b[:, 1] + b[:, 3] / 2.0])
+        hard = mine_hard_negatives(port.scene, centres, miner) / scale
     b = port.boxes
     cx = (b[:, 0] + b[:, 2] / 2.0) / scale
     cy = (b[:, 1] + b[:, 3] / 2.0) / scale
@@ -131,16 +137,54 @@ def port_sample(name: str, profile: Profile, root: Path | None = None) -> Sample
     masks = np.zeros((len(profile.mask_classes), *raw.shape[1:]), dtype=np.uint8)
     known = tuple(c == "encampment" for c in profile.mask_classes)
     return Sample(name=name, raw=raw, names=names, points=points, ignore=np.zeros((0, 3)),
-                  masks=masks if profile.mask_classes else None, has_size=False, mask_known=known)
+                  masks=masks if profile.mask_classes else None, has_size=False, mask_known=known,
+                  hard_negatives=hard)
 
 
-def labelled_sample(item: Any, profile: Profile) -> Sample:
+HARD_NEGATIVE_M = 40.0
+"""A detection this far (metres) from every labelled object is a false alarm, kept as a hard negative."""
+
+
+def _detection_px(scene: Scene, detections: gpd.GeoDataFrame) -> np.ndarray:
+    """``(N, 2)`` scene pixel x, y of detection points (EPSG:4326)."""
+    if detections.empty:
+        return np.zeros((0, 2))
+    pts = detections.to_crs(scene.crs).geometry
+    inverse = ~scene.transform
+    return np.array([inverse @ (g.x, g.y) for g in pts], dtype=np.float64).reshape(-1, 2)
+
+
+def mine_hard_negatives(scene: Scene, labelled_px: np.ndarray, detector: Any) -> np.ndarray:
+    """Return where ``detector`` reports an object in ``scene`` farther than :data:`HARD_NEGATIVE_M` from every label.
+
+    Args:
+        scene: a real scene whose labels are exhaustive (a sen2ships port).
+        labelled_px: ``(N, 2)`` scene pixel x, y of every labelled object.
+        detector: anything with ``detect(scene) -> GeoDataFrame`` of points in EPSG:4326.
+
+    Returns:
+        ``(Q, 2)`` scene pixel x, y of the false alarms (quay ends, breakwaters, cranes, moored pontoons).
+    """
+    found = _detection_px(scene, detector.detect(scene))
+    if not len(found):
+        return found
+    far = np.ones(len(found), dtype=bool)
+    if len(labelled_px):
+        d = np.hypot(found[:, None, 0] - labelled_px[None, :, 0], found[:, None, 1] - labelled_px[None, :, 1])
+        far = d.min(axis=1) * scene.gsd_m > HARD_NEGATIVE_M
+    return found[far]
+
+
+def labelled_sample(item: Any, profile: Profile, sizes: bool = False, miner: Any = None) -> Sample:
     """Return a real labelled scene (:class:`~satwatch.detection.data.labelled.LabelledScene`) on the profile grid.
 
-    Visible labels of the profile's point classes become point labels (length and width from the labels; heading
-    unknown: the sets' boxes are axis-aligned or AIS-derived, so ``has_size`` is False and no size loss is taken);
-    don't-care labels become don't-care discs. Area classes: none of these sets holds an encampment, so that mask
-    is a real negative; vehicle parks are not labelled (no loss).
+    Visible labels of the profile's point classes become point labels; don't-care labels become don't-care
+    discs. Sizes: with ``sizes`` (sets whose labels are measured ships: EOTDL's rotated rectangles), length and
+    width (AIS ``ais_length_m`` / ``ais_width_m`` where known, else the label's) and heading are learnt
+    (``has_size``); without, the sets' boxes are axis-aligned and no size loss is taken. A set that labels only
+    some objects (``exhaustive`` False) would teach the others as background: with a ``miner`` (a detector),
+    every object it finds away from the labels becomes a don't-care disc. Area classes: none of these sets holds
+    an encampment, so that mask is a real negative; vehicle parks are not labelled (no loss).
     """
     scene = item.scene
     raw, names, scale = profile_raster(scene, profile)
@@ -156,16 +200,27 @@ def labelled_sample(item: Any, profile: Profile) -> Sample:
         px, py = to_px @ crs_tr.transform(geom.x, geom.y)
         length = float(row.get("length_m", math.nan))
         width = float(row.get("width_m", math.nan))
+        heading = math.nan
+        if sizes:
+            ais_l, ais_w = float(row.get("ais_length_m", math.nan)), float(row.get("ais_width_m", math.nan))
+            length = ais_l if math.isfinite(ais_l) and ais_l > 0 else length
+            width = ais_w if math.isfinite(ais_w) and ais_w > 0 else width
+            heading = float(row.get("heading_deg", math.nan)) % 180.0
         if bool(row.get("visible", True)):
-            points.append([px, py, length, width, math.nan, profile.point_classes.index(cls)])
+            points.append([px, py, length, width, heading, profile.point_classes.index(cls)])
         else:
             ignore.append([px, py, max(2.0, (length if math.isfinite(length) else 10.0) / profile.res_m)])
+    if miner is not None and not getattr(item, "negatives_known", True):
+        to_scene_px = ~scene.transform
+        labelled = np.array([to_scene_px @ crs_tr.transform(g.x, g.y) for g in labels.geometry]).reshape(-1, 2)
+        for x, y in mine_hard_negatives(scene, labelled, miner):
+            ignore.append([x / scale, y / scale, max(3.0, HARD_NEGATIVE_M / profile.res_m)])
     masks = np.zeros((len(profile.mask_classes), *raw.shape[1:]), dtype=np.uint8)
     known = tuple(c == "encampment" for c in profile.mask_classes)
     return Sample(name=scene.meta.scene_id, raw=raw, names=names,
                   points=np.array(points, dtype=np.float64).reshape(-1, 6),
                   ignore=np.array(ignore, dtype=np.float64).reshape(-1, 3),
-                  masks=masks if profile.mask_classes else None, has_size=False,
+                  masks=masks if profile.mask_classes else None, has_size=sizes,
                   mask_known=known if profile.mask_classes else None)
 
 
@@ -173,35 +228,55 @@ def real_training_items(profile: Profile) -> list[Any]:
     """Return the real labelled scenes a profile may train on, as validation items (only ``train`` groups).
 
     ``vhr``: the aerial vehicle images of the training sequences of ``validation.SPLITS`` (exhaustive labels);
-    none, with a warning, when the set is not under the real-data folder. Other profiles: none here (``s2``
-    trains on sen2ships ports through :func:`port_sample`).
+    ``s1``: the OpenSARShip chips of the training package (one AIS ship each; the ships are cut out and pasted
+    onto simulated sea by :func:`paste_real_ships`, since the chips are not exhaustive). None, with a warning,
+    when the set is not under the real-data folder. ``s2``: none here (it trains on sen2ships ports through
+    :func:`port_sample`).
 
     Raises:
         UsageError: a validation group would be trained on (the split is checked, not assumed).
     """
+    from satwatch.detection.data.labelled import real_data_root
     from satwatch.detection.validation import SPLITS, ValidationItem
     from satwatch.errors import UsageError
 
-    if profile.name != "vhr":
+    source = {"vhr": "aerial_vehicles", "s1": "opensarship", "s2": "eotdl_s2_ships"}.get(profile.name)
+    if source is None:
         return []
-    from satwatch.detection.data.aerial_vehicles import load_images
-    from satwatch.detection.data.labelled import real_data_root
-
-    if not (real_data_root() / "aerial_vehicles").is_dir():
-        log.warning(
-            "no real aerial vehicle images under %s: vhr trains on simulated scenes only", real_data_root())
+    if not (real_data_root() / source).is_dir():
+        log.warning("no real %s data under %s: %s trains on simulated scenes only", source, real_data_root(),
+                    profile.name)
         return []
-
-    train, held = SPLITS["aerial_vehicles"]["train"], SPLITS["aerial_vehicles"]["validation"]
+    train, held = SPLITS[source]["train"], SPLITS[source]["validation"]
     if set(train) & set(held):
-        raise UsageError(f"aerial vehicle groups {sorted(set(train) & set(held))} are both trained and validated on")
+        raise UsageError(f"{source} groups {sorted(set(train) & set(held))} are both trained and validated on")
+    if source == "opensarship":
+        from satwatch.detection.data.opensarship import load_chips
+
+        return [ValidationItem(item.scene, item.labels, False) for item in load_chips() if item.group in train]
+    if source == "eotdl_s2_ships":
+        from satwatch.detection.data.eotdl_s2_ships import load_chips as load_eotdl
+
+        return [ValidationItem(item.scene, item.labels[item.labels["class"] == "vessel"], False)
+                for item in load_eotdl() if item.group in train]
+    from satwatch.detection.data.aerial_vehicles import load_images
+
     return [ValidationItem(item.scene, item.labels[item.labels["class"] == "vehicle"], True)
             for item in load_images() if item.group in train]
 
 
-def real_training_samples(profile: Profile) -> list[Sample]:
-    """Return :func:`real_training_items` on the profile grid (:func:`labelled_sample`)."""
-    return [labelled_sample(item, profile) for item in real_training_items(profile)]
+def real_training_samples(profile: Profile, simulated: list[Sample] | None = None,
+                          miner: Any = None) -> list[Sample]:
+    """Return :func:`real_training_items` as training samples.
+
+    ``vhr``: each image on the profile grid (:func:`labelled_sample`); ``s2``: each EOTDL chip with its ship's
+    AIS size and heading, other ships the ``miner`` finds made don't-care; ``s1``: the real ships pasted onto
+    the ``simulated`` samples (:func:`paste_real_ships`; none without them).
+    """
+    items = real_training_items(profile)
+    if profile.name == "s1":
+        return paste_real_ships(simulated or [], items)
+    return [labelled_sample(item, profile, sizes=profile.name == "s2", miner=miner) for item in items]
 
 
 def validation_scenes(profile: Profile, scenario: str | Path = "scenarios/validate.yaml",
@@ -235,4 +310,123 @@ def validation_scenes(profile: Profile, scenario: str | Path = "scenarios/valida
                 if profile.res_m >= 5.0:  # convoys at 10 m: vehicles 30 m apart on a road are not an area
                     truth.loc[truth["where"] == "road", "visible"] = False
                 out["simulated"].append((rendered.scene, truth))
+    return out
+
+
+PASTE_RATIO = 4.0
+"""A pixel belongs to a real ship cut-out when its linear VV is this many times the chip's sea mean (+6 dB)."""
+PASTE_SEA_DB = -12.0
+"""A simulated background pixel is open sea, where a ship may be pasted, below this VV (dB) over the cut-out."""
+PASTE_CLEAR_PX = 12.0
+"""A pasted ship keeps at least this many profile pixels from every object of the background scene."""
+
+
+def ship_cutout(item: Any, ring_px: int = 3) -> tuple[np.ndarray, float, float, np.ndarray] | None:
+    """Cut the labelled ship out of a real Sentinel-1 chip as its backscatter above the sea.
+
+    The ship is the connected set of pixels whose linear VV is at least :data:`PASTE_RATIO` times the sea mean
+    (the chip's outer ``ring_px`` ring) holding the brightest pixel within a quarter ship length (at least 3
+    px) of the label point, grown by one pixel: hull, sidelobes and all, as the sensor saw it. Its excess
+    power over the sea, per band, is what :func:`paste_real_ships` adds to a background.
+
+    Args:
+        item: a :class:`~satwatch.detection.data.labelled.LabelledScene` or validation item of an ``s1`` chip
+            (bands VV, VH in dB at 10 m) with one ``vessel`` label.
+        ring_px: width of the chip's outer ring the sea level is taken from, pixels.
+
+    Returns:
+        ``(excess, cx, cy, label)``: ``excess`` ``(2, h, w)`` float32 linear power above the sea (VV, VH; 0
+        outside the ship), the label point in cut-out pixels, and the label row ``[length_m, width_m,
+        heading_deg]`` (heading in the chip's grid, NaN unknown); None when no pixel of the ship stands out.
+    """
+    from scipy import ndimage
+
+    scene = item.scene
+    if scene.meta.sensor != "s1" or "VV" not in scene.bands or scene.gsd_m > 10.5 or len(item.labels) != 1:
+        return None
+    lin = {b: 10.0 ** (scene.band(b).astype(np.float64) / 10.0) for b in ("VV", "VH") if b in scene.bands}
+    vv = np.nan_to_num(lin["VV"], nan=0.0)
+    h, w = vv.shape
+    ring = np.zeros((h, w), dtype=bool)
+    ring[:ring_px], ring[-ring_px:], ring[:, :ring_px], ring[:, -ring_px:] = True, True, True, True
+    sea = {b: float(np.nanmean(v[ring])) for b, v in lin.items()}
+    label = item.labels.iloc[0]
+    to_px = ~scene.transform
+    x, y = Transformer.from_crs(4326, scene.crs, always_xy=True).transform(label.geometry.x, label.geometry.y)
+    px, py = to_px @ (x, y)
+    length = float(label.get("length_m", math.nan))
+    reach = max(3.0, (length / 40.0) if math.isfinite(length) else 3.0)
+    yy, xx = np.mgrid[0:h, 0:w]
+    near = (xx + 0.5 - px) ** 2 + (yy + 0.5 - py) ** 2 <= reach**2
+    bright = vv >= PASTE_RATIO * sea["VV"]
+    if not (near & bright).any():
+        return None
+    parts, _ = ndimage.label(bright)
+    peak = np.unravel_index(np.argmax(np.where(near & bright, vv, -np.inf)), vv.shape)
+    ship = ndimage.binary_dilation(parts == parts[peak])
+    rows, cols = np.nonzero(ship)
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    excess = np.zeros((2, r1 - r0, c1 - c0), dtype=np.float32)
+    for i, band in enumerate(("VV", "VH")):
+        if band in lin:
+            above = np.nan_to_num(lin[band] - sea[band], nan=0.0).clip(min=0.0)
+            excess[i] = (above * ship)[r0:r1, c0:c1]
+    heading = float(label.get("heading_deg", math.nan))
+    return excess, px - c0, py - r0, np.array([length, float(label.get("width_m", math.nan)), heading])
+
+
+def paste_real_ships(backgrounds: list[Sample], items: list[Any], per_scene: int = 8,
+                     seed: int = 0) -> list[Sample]:
+    """Return copies of simulated ``s1`` samples with real ships (:func:`ship_cutout`) added on their open sea.
+
+    Each real ship's excess backscatter is added, in linear power, at a random place of a background where the
+    sea is open (VV below :data:`PASTE_SEA_DB` over the whole cut-out, no NaN) and no object of the background
+    lies within :data:`PASTE_CLEAR_PX`; it becomes a point label with the AIS length and width and its heading
+    in the chip's grid. The backgrounds' own objects stay labelled. Every cut-out is used in turn, so each real
+    ship appears about ``len(backgrounds) * per_scene / len(items)`` times, in different places.
+
+    Args:
+        backgrounds: simulated samples of the ``s1`` profile (bands VV, VH in dB).
+        items: real labelled chips (training groups only: the caller checks the split).
+        per_scene: ships pasted into each background.
+        seed: seed of the random places.
+    """
+    cutouts = [c for c in (ship_cutout(item) for item in items) if c is not None]
+    if not cutouts or not backgrounds:
+        return []
+    rng = np.random.default_rng(seed)
+    out: list[Sample] = []
+    k = 0
+    for bg in backgrounds:
+        if "VV" not in bg.names:
+            continue
+        raw = bg.raw.copy()
+        vv_i = bg.names.index("VV")
+        vh_i = bg.names.index("VH") if "VH" in bg.names else None
+        points = [list(p) for p in bg.points]
+        h, w = raw.shape[1:]
+        for _ in range(per_scene):
+            excess, cx, cy, size = cutouts[k % len(cutouts)]
+            k += 1
+            eh, ew = excess.shape[1:]
+            for _try in range(50):
+                r0, c0 = int(rng.integers(0, h - eh)), int(rng.integers(0, w - ew))
+                window = raw[vv_i, r0:r0 + eh, c0:c0 + ew]
+                x, y = c0 + cx, r0 + cy
+                if not np.isfinite(window).all() or window.max() >= PASTE_SEA_DB:
+                    continue
+                if any((p[0] - x) ** 2 + (p[1] - y) ** 2 < PASTE_CLEAR_PX**2 for p in points):
+                    continue
+                for i, band_i in ((0, vv_i), (1, vh_i)):
+                    if band_i is None:
+                        continue
+                    patch = raw[band_i, r0:r0 + eh, c0:c0 + ew]
+                    raw[band_i, r0:r0 + eh, c0:c0 + ew] = 10.0 * np.log10(10.0 ** (patch / 10.0) + excess[i])
+                points.append([x, y, size[0], size[1], size[2] % 180.0 if math.isfinite(size[2]) else math.nan,
+                               0.0])
+                break
+        out.append(Sample(name=f"{bg.name}+real", raw=raw, names=bg.names,
+                          points=np.array(points, dtype=np.float64).reshape(-1, 6), ignore=bg.ignore,
+                          masks=bg.masks, mask_ignore=bg.mask_ignore, has_size=bg.has_size,
+                          area_anchors=bg.area_anchors, mask_known=bg.mask_known))
     return out
