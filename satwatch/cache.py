@@ -163,12 +163,17 @@ class DetectionCache:
 
     def sweep_partials(self, older_than_s: float = 3600.0) -> int:
         """Delete leftovers of writes killed midway (older than ``older_than_s``); return how many."""
+        import shutil
+
         cutoff = time.time() - older_than_s
         removed = 0
-        for sub in ("detections/*", "observations"):
+        for sub in ("detections/*", "observations", "runs"):
             for p in self.root.glob(f"{sub}/.*.partial*"):
                 if p.stat().st_mtime < cutoff:
-                    p.unlink(missing_ok=True)
+                    if p.is_dir():  # a run-output entry being assembled
+                        shutil.rmtree(p, ignore_errors=True)
+                    else:
+                        p.unlink(missing_ok=True)
                     removed += 1
         return removed
 

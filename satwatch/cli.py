@@ -569,7 +569,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     resolve_device(device)  # `--device cuda` without a GPU: one line, exit 2, before any fetch
     scenes: list[str | Path] = list(args.scenes)
     if args.aoi or args.scenario:
-        from satwatch.monitor import build_request, open_source
+        from satwatch.monitor import build_request, fetch_scene, open_source
 
         if args.scenes:
             raise UsageError("give scene files or --aoi/--scenario, not both")
@@ -579,7 +579,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         for aoi in request.aois:
             for sensor in request.sensors:
                 for acquisition in source.search(aoi, request.start, request.end, sensor):
-                    scenes.append(source.fetch(acquisition, aoi, settings.archive_dir))
+                    fetched = fetch_scene(source, acquisition, aoi, settings.archive_dir)
+                    if isinstance(fetched, Path):
+                        scenes.append(fetched)
+                    else:  # no valid pixel: nothing archived, named and skipped
+                        print(f"skipped {fetched.aoi} {fetched.sensor} {fetched.acquired}: {fetched.reason}",
+                              file=sys.stderr)
         print(f"{len(scenes)} scene(s) of {', '.join(a.id for a in request.aois)} in the archive", file=sys.stderr)
     elif args.start or args.end:
         raise UsageError("--start/--end go with --aoi")
@@ -588,6 +593,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
                         detector_options={"precision": args.precision} if args.precision != "auto" else None)
     print(f"{summary.scenes} scenes ({summary.cached} from the cache), {summary.detections} detections, "
           f"{summary.scenes_per_minute:.1f} scenes/min on {summary.device} ({summary.detector})")
+    if summary.excluded:
+        print(f"{summary.excluded} unreadable scene file(s) left out: see 'excluded' in the summary", file=sys.stderr)
     print(f"summary: {summary.summary_path}")
     print(f"outputs: {summary.out_dir}")
     return 0

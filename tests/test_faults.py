@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -158,5 +159,7 @@ def test_cache_hit_decodes_no_pixel_and_a_rewritten_scene_is_a_miss(monkeypatch:
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # rewritten in place, same bytes
     assert read_scene_header(path).key != key
-    assert monitor.process_scene(path, aoi, "baseline", run_dir) == first and calls["detect"] == 1
+    again = monitor.process_scene(path, aoi, "baseline", run_dir)
+    assert calls["detect"] == 1 and again.scene_key == read_scene_header(path).key
+    assert replace(again, scene_key=key) == first
     assert read_scene(path).data.shape[0] == 7

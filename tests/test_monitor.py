@@ -1,6 +1,7 @@
 """The main job's functions without Prefect: the same code the flow orders."""
 
 import json
+import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -95,3 +96,46 @@ def test_scene_paths_in_outputs_are_absolute(tmp_path: Path, monkeypatch: pytest
     result = process_scene(source.fetch(acq, aoi, settings.archive_dir), aoi, request.detector,
                            new_run_dir(settings.outputs_dir, request))
     assert Path(result.scene_path).is_absolute() and Path(result.scene_path).is_file()
+
+
+def test_unchanged_rerun_copies_the_derived_outputs_and_a_change_computes_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import satwatch.monitor as monitor
+
+    request = build_request(["ru_dunai"], date(2024, 9, 5), date(2024, 9, 14), ["s2"],
+                            scenario_path=REPO / "scenarios" / "tiny.yaml", detector="baseline")
+    source, settings = open_source(request), load_settings()
+    aoi = request.aois[0]
+    paths = [source.fetch(a, aoi, settings.archive_dir) for a in source.search(aoi, request.start, request.end, "s2")]
+    assert len(paths) == 2
+
+    def run() -> tuple[Path, dict[str, object]]:
+        run_dir = new_run_dir(settings.outputs_dir, request)
+        results = [process_scene(p, aoi, request.detector, run_dir) for p in paths]
+        return run_dir, json.loads(finish_run(request, results, run_dir, datetime.now(UTC)).read_text())
+
+    first_dir, first = run()
+    derived = calls = 0
+    real = monitor._derive_outputs
+
+    def counted(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(monitor, "_derive_outputs", counted)
+    again_dir, again = run()
+    assert calls == 0 and again["derived_outputs"] == {**first["derived_outputs"], "reused": True}
+    assert first["derived_outputs"]["reused"] is False
+    assert again["summary"] == first["summary"] and again["changes"] == first["changes"]
+    for name in first["outputs"]:
+        if name not in ("run.json", "report.html"):
+            assert (again_dir / name).read_bytes() == (first_dir / name).read_bytes(), name
+    assert again["run_id"] in (again_dir / "report.html").read_text()  # the report is this run's own
+    derived = len(list((settings.cache_dir / "runs").iterdir()))
+    stat = paths[0].stat()  # the scene rewritten (another mtime): new header key, new fingerprint, computed
+    os.utime(paths[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    _, changed = run()
+    assert calls == 1 and changed["derived_outputs"]["reused"] is False
+    assert changed["derived_outputs"]["fingerprint"] != first["derived_outputs"]["fingerprint"]
+    assert len(list((settings.cache_dir / "runs").iterdir())) == derived + 1

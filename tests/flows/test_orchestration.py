@@ -170,8 +170,9 @@ def test_no_data_answer_and_a_truncated_scene_do_not_fail_the_flow(harness: None
                                                                    reference: Path) -> None:
     """One acquisition with no valid pixel is skipped and named; a truncated archived scene is quarantined and
     rendered again; the flow run completes with every other scene."""
-    from satwatch.errors import NoDataError
     from satwatch.flows.monitor import monitor
+
+    from satwatch.errors import NoDataError
     from satwatch.imagery.simulated import SimulatedSource
     from satwatch.monitor import build_request, open_source
     from satwatch.settings import load_settings
