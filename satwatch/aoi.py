@@ -30,6 +30,7 @@ from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from satwatch.errors import AOIError, InputFileError, UnknownAOIError
+from satwatch.settings import REPO_ROOT
 
 __all__ = [
     "AOI",
@@ -44,7 +45,7 @@ __all__ = [
     "resolve_aois",
 ]
 
-CATALOG_PATH = Path(__file__).resolve().parents[1] / "aoi" / "aois.geojson"
+CATALOG_PATH = REPO_ROOT / "aoi" / "aois.geojson"
 """The shipped catalog (in the repository checkout or the Docker image, beside the package)."""
 CLASSES = ("vessel", "vehicle", "encampment")
 MIN_AREA_KM2 = 0.01

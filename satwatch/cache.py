@@ -1,15 +1,14 @@
-"""The detection cache: every archived scene is detected once per detector version and parameters.
+"""The detection cache: every archived scene is detected once per detector version.
 
 A cached result is a detections GeoJSON (the contract of :mod:`satwatch.detection.detections`) stored at::
 
-    <data>/cache/detections/<detector name>[-p<params digest>]/<scene_id>.<key>.geojson
+    <data>/cache/detections/<detector name>/<scene_id>.<key>.geojson
 
-``<detector name>`` carries the model version (``baseline-cfar-1``; ``cnn-<sha256 of the weights>``), the
-optional ``-p<digest>`` folder suffix the detector parameters (thresholds, options), and ``<key>`` the first 12
-hex digits of the scene's header key (:attr:`satwatch.imagery.scene.SceneHeader.key`: file size, modification
-time and header, read without decoding a pixel), so a scene re-rendered from an edited scenario, re-fetched or
-truncated is detected again, and a lookup costs one header read. Beside it, what a scene observed of an AOI
-(:class:`~satwatch.change.observability.Observability`) is kept at::
+``<detector name>`` carries the model version (``baseline-cfar-1``; ``cnn-<sha256 of the weights>``) and
+``<key>`` the first 12 hex digits of the scene's header key (:attr:`satwatch.imagery.scene.SceneHeader.key`: file
+size, modification time and header, read without decoding a pixel), so a scene re-rendered from an edited
+scenario, re-fetched or truncated is detected again, and a lookup costs one header read. Beside it, what a
+scene observed of an AOI (:class:`~satwatch.change.observability.Observability`) is kept at::
 
     <data>/cache/observations/<scene_id>.<key>.<AOI geometry and code digest>.json
 
@@ -34,7 +33,6 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,7 +47,7 @@ if TYPE_CHECKING:
     from satwatch.change.observability import Observability
     from satwatch.imagery.scene import SceneHeader
 
-__all__ = ["CacheEntry", "DetectionCache", "RunOutputCache", "file_digest", "params_digest", "source_digest"]
+__all__ = ["CacheEntry", "DetectionCache", "RunOutputCache", "file_digest", "source_digest"]
 
 log = logging.getLogger("satwatch")
 
@@ -63,14 +61,6 @@ def file_digest(path: str | Path) -> str:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def params_digest(params: Mapping[str, Any] | None) -> str:
-    """Return 8 hex digits of SHA-256 over ``params`` as canonical JSON; ``""`` for no parameters."""
-    if not params:
-        return ""
-    text = json.dumps(dict(params), sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 @functools.lru_cache(maxsize=1)
@@ -88,7 +78,7 @@ def source_digest() -> str:
 
 @dataclass(frozen=True)
 class CacheEntry:
-    """Where the detections of one scene by one detector version and parameters are (or will be) cached."""
+    """Where the detections of one scene by one detector version are (or will be) cached."""
 
     path: Path
     """The cached detections GeoJSON (EPSG:4326); present once computed."""
@@ -112,11 +102,10 @@ class DetectionCache:
         """Use ``root`` (e.g. ``<SATWATCH_DATA_DIR>/cache``, created on first write) as the cache folder."""
         self.root = Path(root)
 
-    def entry(self, header: SceneHeader, detector: str, params: Mapping[str, Any] | None = None) -> CacheEntry:
-        """Return the cache entry of the scene ``header`` describes for detector ``detector`` and ``params``."""
-        folder = detector + (f"-p{params_digest(params)}" if params else "")
+    def entry(self, header: SceneHeader, detector: str) -> CacheEntry:
+        """Return the cache entry of the scene ``header`` describes for detector ``detector`` (name and version)."""
         scene_id = header.meta.scene_id
-        return CacheEntry(path=self.root / "detections" / folder / f"{scene_id}.{header.key[:12]}.geojson",
+        return CacheEntry(path=self.root / "detections" / detector / f"{scene_id}.{header.key[:12]}.geojson",
                           scene_id=scene_id, detector=detector, scene_key=header.key)
 
     def read(self, entry: CacheEntry) -> gpd.GeoDataFrame | None:

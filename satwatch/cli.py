@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
+_SENSORS = ("s2", "s1", "vhr")  # satwatch.imagery.scene.SENSORS and the CNN profiles, here so --help needs no GDAL
+_SH_SENSORS = ("s2", "s1")  # what Sentinel Hub / CDSE serve (satwatch.imagery.sentinel_hub)
 _PRECISIONS = ("auto", "fp32", "int8")  # satwatch.detection.cnn.PRECISIONS, kept here so --help needs no torch
 _PRECISION_HELP = "cnn: auto (int8 on a CPU when the quantised model is shipped, else fp32), fp32 or int8"
 
@@ -88,7 +90,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="render one simulated scene (and its ground truth)")
     sim.add_argument("--aoi", required=True, help="catalog id or path to a GeoJSON/GeoPackage")
     sim.add_argument("--date", required=True, type=_date, help="acquisition date YYYY-MM-DD (UTC)")
-    sim.add_argument("--sensor", required=True, choices=("s2", "s1", "vhr"))
+    sim.add_argument("--sensor", required=True, choices=_SENSORS)
     sim.add_argument("--scenario", type=_existing_file, help="scenario YAML with planted activity")
     sim.add_argument("--out", required=True, type=Path, help="output GeoTIFF")
     sim.add_argument("--truth", type=Path, help="output GeoJSON of the planted objects")
@@ -106,7 +108,7 @@ def _build_parser() -> argparse.ArgumentParser:
     det.add_argument("--precision", default="auto", choices=_PRECISIONS, help=_PRECISION_HELP)
 
     trn = sub.add_parser("train", help="train the CNN detector of one profile (writes models/<profile>.pt)")
-    trn.add_argument("--profile", required=True, choices=("s2", "s1", "vhr"))
+    trn.add_argument("--profile", required=True, choices=_SENSORS)
     trn.add_argument("--epochs", type=int, default=16)
     trn.add_argument("--steps-per-epoch", type=int, default=50)
     trn.add_argument("--batch-size", type=int, default=10)
@@ -143,7 +145,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--aoi", action="append", help="catalog id or vector file; repeat for several")
     run.add_argument("--start", type=_date, help="first day YYYY-MM-DD")
     run.add_argument("--end", type=_date, help="last day YYYY-MM-DD")
-    run.add_argument("--sensor", action="append", choices=("s2", "s1", "vhr"), help="repeat for several")
+    run.add_argument("--sensor", action="append", choices=_SENSORS, help="repeat for several")
     run.add_argument("--source", default="simulated",
                      help="imagery source: simulated (default), archive, sentinel-hub or cdse (real imagery)")
     run.add_argument("--scenario", type=_existing_file, help="scenario YAML (simulated source)")
@@ -173,7 +175,7 @@ def _build_parser() -> argparse.ArgumentParser:
     bat.add_argument("--aoi", action="append", help="fetch and detect this AOI's acquisitions; repeat for several")
     bat.add_argument("--start", type=_date, help="first day YYYY-MM-DD (with --aoi)")
     bat.add_argument("--end", type=_date, help="last day YYYY-MM-DD (with --aoi)")
-    bat.add_argument("--sensor", action="append", choices=("s2", "s1", "vhr"), help="repeat for several")
+    bat.add_argument("--sensor", action="append", choices=_SENSORS, help="repeat for several")
     bat.add_argument("--source", default="simulated", help="imagery source with --aoi (default simulated)")
     bat.add_argument("--scenario", type=_existing_file, help="scenario YAML (simulated source)")
     bat.add_argument("--detector", default=None, help=_DETECTOR_HELP)
@@ -198,7 +200,7 @@ def _build_parser() -> argparse.ArgumentParser:
         real.add_argument("--aoi", required=True, help="catalog id or path to a GeoJSON/GeoPackage")
         real.add_argument("--start", required=True, type=_date, help="first day YYYY-MM-DD (UTC)")
         real.add_argument("--end", required=True, type=_date, help="last day YYYY-MM-DD (UTC), inclusive")
-        real.add_argument("--sensor", required=True, choices=("s2", "s1"))
+        real.add_argument("--sensor", required=True, choices=_SH_SENSORS)
         real.add_argument("--provider", choices=("sentinel-hub", "cdse"),
                           help="imagery provider (default: SATWATCH_PROVIDER, else sentinel-hub)")
         real.add_argument("--max-cloud", type=float, metavar="PCT",
@@ -213,7 +215,7 @@ def _build_parser() -> argparse.ArgumentParser:
     imp = arc_sub.add_parser("import", help="bring your own GeoTIFFs into the archive")
     imp.add_argument("paths", nargs="+", type=_existing_file, help="GeoTIFF files")
     imp.add_argument("--aoi", required=True, help="catalog id or vector file the scenes belong to")
-    imp.add_argument("--sensor", default="vhr", choices=("s2", "s1", "vhr"), help="default: vhr")
+    imp.add_argument("--sensor", default="vhr", choices=_SENSORS, help="default: vhr")
     imp.add_argument("--acquired", type=_datetime, help="acquisition time if the file has none")
     imp.add_argument("--bands", help="comma-separated band names in file order, e.g. R,G,B,N")
     imp.add_argument("--scale", type=float, help="DN to reflectance multiplier, e.g. 0.0001")

@@ -46,6 +46,7 @@ from satwatch.errors import NoDataError, SatwatchError, SceneFormatError, UsageE
 from satwatch.imagery.scene import SENSORS, format_acquired, read_scene, read_scene_header
 from satwatch.imagery.source import Acquisition, ImagerySource
 from satwatch.outputs.files import write_csv, write_geojson, write_geopackage, write_json
+from satwatch.settings import REPO_ROOT
 
 __all__ = [
     "DEMO_SCENARIO",
@@ -64,7 +65,7 @@ __all__ = [
 
 log = logging.getLogger("satwatch")
 
-DEMO_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.yaml"
+DEMO_SCENARIO = REPO_ROOT / "scenarios" / "demo.yaml"
 """The embedded demo: fictional activity on real AOI geometry, run by ``satwatch run`` with no arguments."""
 SOURCES = ("simulated", "archive", "sentinel-hub", "cdse")
 SIMULATED_NOTICE = (

@@ -25,7 +25,11 @@ from pathlib import Path
 
 from satwatch.errors import UsageError
 
-__all__ = ["DEVICES", "Settings", "config_path", "load_settings"]
+__all__ = ["DEVICES", "REPO_ROOT", "Settings", "config_path", "load_settings"]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+"""The project root, computed once: the folder holding the ``satwatch`` package and, beside it, ``aoi/``,
+``models/`` and ``scenarios/`` (a checkout or the Docker image); ``../shared`` beside it holds the real data sets."""
 
 DEVICES = ("auto", "cpu", "cuda")
 PROVIDERS = ("sentinel-hub", "cdse")

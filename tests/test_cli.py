@@ -111,3 +111,14 @@ def test_change_recomputes_an_existing_run(tmp_path: Path, capsys: pytest.Captur
     assert record["changes"]["test"] == "2024-09-11/2024-09-21"
     code, _, err = _run(capsys, "change", "--run", str(run_dir), "--baseline", "2024-09-10/2024-09-01")
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_cli_sensor_lists_are_the_package_s() -> None:
+    """The CLI keeps its own copy (so --help needs no GDAL); it must agree with the scene contract and the sources."""
+    from satwatch import cli
+    from satwatch.detection.profiles import PROFILES
+    from satwatch.imagery.scene import SENSORS
+    from satwatch.imagery.sentinel_hub import _BASE_COLLECTIONS
+
+    assert cli._SENSORS == SENSORS and set(cli._SENSORS) == set(PROFILES)
+    assert set(cli._SH_SENSORS) == set(_BASE_COLLECTIONS)

@@ -75,7 +75,7 @@ from scipy import ndimage, special
 from shapely.geometry import Point
 
 from satwatch.detection.detections import Detection, detections_from_records, ground_axes_m
-from satwatch.detection.water import optical_water_mask, sar_water_mask
+from satwatch.detection.water import OPTICAL_WATER, SAR_WATER, optical_water_mask, sar_water_mask
 from satwatch.errors import DetectionError
 from satwatch.imagery.bands import SCL_INVALID, SCL_NOT_CLEAR, scl_not_clear
 from satwatch.imagery.scene import Scene
@@ -132,24 +132,24 @@ class SarParams:
     """Widest object kept, metres (the widest ships have a 60-65 m beam; wider objects are islets)."""
     water_threshold_db: float | None = None
     """Fixed VV water threshold, dB; None: Otsu's threshold on the scene, else -15 dB."""
-    water_smooth_m: float = 30.0
+    water_smooth_m: float = SAR_WATER.smooth_m
     """Block size of the speckle average for the water mask, metres."""
-    water_median_m: float = 150.0
+    water_median_m: float = SAR_WATER.median_m
     """Median window of the coarse water bodies, metres."""
-    water_open_m: float = 150.0
+    water_open_m: float = SAR_WATER.open_m
     """Land features narrower than this join the water bodies (vessels with sidelobes, piers, rocks), metres;
     wider islands stay land (see :mod:`satwatch.detection.water`)."""
-    water_fine_smooth_m: float = 30.0
+    water_fine_smooth_m: float = SAR_WATER.fine_smooth_m
     """Box average of VV dB values before the per-pixel water test, metres (speckle)."""
-    water_fine_sigmas: float = 3.0
+    water_fine_sigmas: float | None = SAR_WATER.fine_sigmas
     """Per-pixel water test: within this many robust standard deviations of the local water level (faint
     piers then count as land joined to the shore, see :func:`satwatch.detection.water.sar_water_mask`)."""
-    min_water_area_m2: float = 50_000.0
+    min_water_area_m2: float = SAR_WATER.min_water_area_m2
     """Smallest water body searched, m2."""
-    max_hole_m2: float = 100_000.0
+    max_hole_m2: float = SAR_WATER.max_hole_m2
     """Largest hole inside water taken for a vessel and filled, m2: a very bright vessel's halo and sidelobes
     make a hole much larger than its hull. Islands wider than ``water_open_m`` never count as holes."""
-    shore_buffer_m: float = 30.0
+    shore_buffer_m: float = SAR_WATER.shore_buffer_m
     """Water this close to land or nodata is not searched, metres."""
     drop_rim: bool = True
     """Drop objects touching the rim of the searchable water: in radar, faint piers and quays are hard to
@@ -223,18 +223,18 @@ class OpticalParams:
     """Longest object kept, metres."""
     max_width_m: float = 80.0
     """Widest object kept, metres (the widest ships have a 60-65 m beam; wider objects are islets)."""
-    water_smooth_m: float = 30.0
+    water_smooth_m: float = OPTICAL_WATER.smooth_m
     """Block size of the coarse NDWI average for the water bodies, metres."""
-    water_median_m: float = 150.0
+    water_median_m: float = OPTICAL_WATER.median_m
     """Median window of the coarse water bodies, metres."""
-    water_open_m: float = 90.0
+    water_open_m: float = OPTICAL_WATER.open_m
     """Land features narrower than this join the water bodies, metres (see :class:`SarParams`); narrower than
     for radar, as optical vessels have no sidelobes, so that more islets stay land."""
-    min_water_area_m2: float = 50_000.0
+    min_water_area_m2: float = OPTICAL_WATER.min_water_area_m2
     """Smallest water body searched, m2."""
-    max_hole_m2: float = 40_000.0
+    max_hole_m2: float = OPTICAL_WATER.max_hole_m2
     """Largest hole inside water taken for a vessel and filled, m2."""
-    shore_buffer_m: float = 20.0
+    shore_buffer_m: float = OPTICAL_WATER.shore_buffer_m
     """Water this close to land, nodata or cloud is not searched, metres."""
     drop_rim: bool = False
     """Drop objects touching the rim of the searchable water (see :class:`SarParams`); off for optical

@@ -30,19 +30,19 @@ on an invalid pixel.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from satwatch.errors import DetectionError
 from satwatch.imagery.bands import SCL_INVALID, scl_not_clear
+from satwatch.settings import REPO_ROOT
 
-__all__ = ["MODELS_DIR", "PROFILES", "Profile", "get_profile", "model_input"]
+__all__ = ["MODELS_DIR", "PROFILES", "Profile", "model_input"]
 
 F32 = npt.NDArray[np.float32]
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+MODELS_DIR = REPO_ROOT / "models"
 """Shipped weights, model cards and metrics files of each profile (``models/<profile>.pt``, ``.md``,
 ``.metrics.json``)."""
 
@@ -122,14 +122,6 @@ PROFILES: dict[str, Profile] = {
     ),
 }
 """The shipped profiles by name (one per sensor)."""
-
-
-def get_profile(name: str) -> Profile:
-    """Return a profile by name; raises :class:`DetectionError` listing the choices."""
-    try:
-        return PROFILES[name]
-    except KeyError:
-        raise DetectionError(f"no CNN profile {name!r}; choose one of: {', '.join(PROFILES)}") from None
 
 
 def _normalise(values: F32, kind: str) -> F32:

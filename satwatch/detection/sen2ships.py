@@ -33,11 +33,12 @@ from pyproj import CRS
 
 from satwatch.errors import InputFileError
 from satwatch.imagery.scene import Scene, SceneMeta
+from satwatch.settings import REPO_ROOT
 
 __all__ = ["DEFAULT_ROOT", "S2_BANDS", "Port", "load_port", "port_names"]
 
 DEFAULT_ROOT = Path(
-    os.environ.get("SATWATCH_SEN2SHIPS", Path(__file__).resolve().parents[3] / "shared" / "data" / "sen2ships")
+    os.environ.get("SATWATCH_SEN2SHIPS", REPO_ROOT.parent / "shared" / "data" / "sen2ships")
 )
 """``$SATWATCH_SEN2SHIPS``, else ``../shared/data/sen2ships`` relative to the project root."""
 S2_BANDS = ("B02", "B03", "B04", "B05", "B08", "B11")

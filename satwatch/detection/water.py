@@ -34,11 +34,16 @@ sample distance.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
 __all__ = [
+    "OPTICAL_WATER",
+    "SAR_WATER",
+    "WaterDefaults",
     "block_mean",
     "erode_box",
     "fill_small_holes",
@@ -51,6 +56,40 @@ __all__ = [
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float32]
 _EIGHT = np.ones((3, 3), dtype=bool)
+
+
+@dataclass(frozen=True)
+class WaterDefaults:
+    """The defaults of one water mask, written once: the mask functions and the baseline detector's params use them.
+
+    Arguments of the same names are explained at :func:`sar_water_mask` and :func:`optical_water_mask`.
+    """
+
+    smooth_m: float
+    """Block size of the coarse average, metres."""
+    median_m: float
+    """Median window over the blocks, metres."""
+    open_m: float
+    """Land features narrower than this join the water bodies, metres."""
+    min_water_area_m2: float
+    """Smallest water body kept, m2."""
+    max_hole_m2: float
+    """Largest hole inside water filled (a vessel), m2."""
+    shore_buffer_m: float
+    """Water this close to land or nodata is left out, metres."""
+    fine_smooth_m: float = 0.0
+    """Box average before the per-pixel test, metres (radar speckle; 0: none)."""
+    fine_sigmas: float | None = None
+    """Per-pixel test: robust standard deviations from the local water level (None: no such test)."""
+
+
+SAR_WATER = WaterDefaults(smooth_m=30.0, median_m=150.0, open_m=150.0, min_water_area_m2=50_000.0,
+                          max_hole_m2=100_000.0, shore_buffer_m=30.0, fine_smooth_m=30.0, fine_sigmas=3.0)
+"""Defaults of :func:`sar_water_mask` (and :class:`~satwatch.detection.baseline.SarParams`)."""
+OPTICAL_WATER = WaterDefaults(smooth_m=30.0, median_m=150.0, open_m=90.0, min_water_area_m2=50_000.0,
+                              max_hole_m2=40_000.0, shore_buffer_m=20.0)
+"""Defaults of :func:`optical_water_mask` (and :class:`~satwatch.detection.baseline.OpticalParams`): a narrower
+opening than radar's, as optical vessels have no sidelobes, so that more islets stay land."""
 
 
 def block_mean(values: FloatArray, valid: BoolArray, factor: int) -> tuple[FloatArray, FloatArray]:
@@ -290,14 +329,14 @@ def sar_water_mask(
     default_threshold_db: float = -15.0,
     threshold_range_db: tuple[float, float] = (-24.0, -10.0),
     min_separation_db: float = 5.0,
-    smooth_m: float = 30.0,
-    median_m: float = 150.0,
-    open_m: float = 150.0,
-    fine_smooth_m: float = 30.0,
-    fine_sigmas: float = 3.0,
-    min_water_area_m2: float = 50_000.0,
-    max_hole_m2: float = 100_000.0,
-    shore_buffer_m: float = 30.0,
+    smooth_m: float = SAR_WATER.smooth_m,
+    median_m: float = SAR_WATER.median_m,
+    open_m: float = SAR_WATER.open_m,
+    fine_smooth_m: float = SAR_WATER.fine_smooth_m,
+    fine_sigmas: float | None = SAR_WATER.fine_sigmas,
+    min_water_area_m2: float = SAR_WATER.min_water_area_m2,
+    max_hole_m2: float = SAR_WATER.max_hole_m2,
+    shore_buffer_m: float = SAR_WATER.shore_buffer_m,
     vessel_peak_db: float | None = 0.0,
 ) -> BoolArray:
     """Water mask of a Sentinel-1 scene from its VV backscatter (two scales, see the module docstring).
@@ -348,12 +387,12 @@ def optical_water_mask(
     *,
     scl: FloatArray | None = None,
     ndwi_threshold: float = 0.0,
-    smooth_m: float = 30.0,
-    median_m: float = 150.0,
-    open_m: float = 90.0,
-    min_water_area_m2: float = 50_000.0,
-    max_hole_m2: float = 40_000.0,
-    shore_buffer_m: float = 20.0,
+    smooth_m: float = OPTICAL_WATER.smooth_m,
+    median_m: float = OPTICAL_WATER.median_m,
+    open_m: float = OPTICAL_WATER.open_m,
+    min_water_area_m2: float = OPTICAL_WATER.min_water_area_m2,
+    max_hole_m2: float = OPTICAL_WATER.max_hole_m2,
+    shore_buffer_m: float = OPTICAL_WATER.shore_buffer_m,
 ) -> BoolArray:
     """Water mask of an optical scene from NDWI (two scales, see the module docstring).
 

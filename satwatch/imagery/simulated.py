@@ -152,7 +152,6 @@ stays visible)."""
 
 _LATTICE_M = 20.0
 _MARGIN_M = 1000.0
-_S2_BANDS = SENSOR_BANDS["s2"][:6]
 
 # Land-cover classes of the static world.
 WATER, FOREST, GRASS, SOIL, URBAN, CONCRETE, ASPHALT, GRAVEL = range(8)
