@@ -163,3 +163,22 @@ def test_cache_hit_decodes_no_pixel_and_a_rewritten_scene_is_a_miss(monkeypatch:
     assert calls["detect"] == 1 and again.scene_key == read_scene_header(path).key
     assert replace(again, scene_key=key) == first
     assert read_scene(path).data.shape[0] == 7
+
+
+def test_batch_detects_again_a_scene_whose_cache_entry_is_damaged(tmp_path: Path) -> None:
+    from satwatch.batch import run_batch
+    from satwatch.imagery.scene import write_scene
+    from tests.conftest import make_scene
+
+    paths = [write_scene(make_scene(seed=i).with_meta(scene_id=f"chip{i}"), tmp_path / f"chip{i}.tif")
+             for i in range(2)]
+    first = run_batch(paths, tmp_path / "one", detector="baseline", device="cpu", workers=0, progress=False)
+    assert first.detected == 2
+    entries = sorted((load_settings().cache_dir / "detections").rglob("chip0.*.geojson"))
+    assert len(entries) == 1
+    good = entries[0].read_bytes()
+    entries[0].write_bytes(b"\x00garbage")
+    again = run_batch(paths, tmp_path / "two", detector="baseline", device="cpu", workers=0, progress=False)
+    detail = {d["scene_id"]: d["read"] for d in json.loads(Path(again.summary_path).read_text())["scenes_detail"]}
+    assert detail == {"chip0": "cache-damaged", "chip1": "cache"}
+    assert entries[0].read_bytes() == good  # replaced by the same result
