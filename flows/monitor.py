@@ -5,10 +5,13 @@ I/O, fan-out over scenes, and Prefect's run record. Addressed by path from ``pre
 (``flows/monitor.py:monitor``) and importable as ``satwatch.flows.monitor``.
 
 Every scene is fetched once (the archive) and detected once per detector version (the detection cache of
-``satwatch.process_scene``), so a re-run of the same period fetches and detects nothing, and a run killed midway
-and started again only does what is missing. Each run publishes a table artifact of counts and a markdown
-artifact of changes with the output folder's path. ``task_runner(dask_address)`` picks the runner of the fan-out:
-threads here, or prefect-dask's ``DaskTaskRunner`` on an existing dask.distributed cluster.
+``satwatch.monitor.process_scene``), so a re-run of the same period fetches and detects nothing, and a run killed
+midway and started again only does what is missing. A scene that cannot be used never fails the run: an
+all-no-data answer is skipped and named, an unreadable file is quarantined and fetched again, else excluded
+(``satwatch.monitor.scene_stage``); run.json and the report list what was left out. Each run publishes a table
+artifact of counts and a markdown artifact of changes with the output folder's path. ``task_runner(dask_address)``
+picks the runner of the fan-out: threads here, or prefect-dask's ``DaskTaskRunner`` on an existing dask.distributed
+cluster.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import torch
+from rasterio.errors import RasterioIOError
 from torch.utils.data import DataLoader, Dataset
 
 from satwatch.cache import DetectionCache
@@ -43,7 +44,7 @@ from satwatch.detection.detector import (
     get_detector,
     with_source,
 )
-from satwatch.errors import InputFileError, SatwatchError, SceneFormatError, UsageError
+from satwatch.errors import InputFileError, SatwatchError, SceneFormatError, SceneReadError, UsageError
 from satwatch.imagery.scene import Scene, SceneHeader, read_scene, read_scene_header, unique_scene_ids
 from satwatch.outputs.files import write_csv, write_geojson, write_json
 
@@ -273,8 +274,9 @@ def run_batch(
                     else:  # over the size limit, or a damaged cache entry: the detector's own reads
                         read = "windowed" if read == "windowed" else "cache-damaged"
                         det = detect_path(found, path)
-                except SceneFormatError as exc:
-                    exclude(path, exc)
+                except (SceneFormatError, RasterioIOError) as exc:  # the detector's own reads of a damaged file
+                    exclude(path, exc if isinstance(exc, SceneFormatError) else SceneReadError(
+                        f"{path}: pixels cannot be read ({exc.__cause__ or exc}); the file is truncated or corrupt"))
                     bar.update(1)
                     continue
                 cache.put(entry, det)

@@ -166,10 +166,9 @@ class AutoDetector:
 
     def detect_file(self, path: str | Path) -> gpd.GeoDataFrame:
         """Detect in a scene file: windowed reads when the chosen detector has them, else one whole read."""
-        from satwatch.imagery.scene import read_scene, read_scene_meta
+        from satwatch.imagery.scene import read_scene, read_scene_header
 
-        meta = read_scene_meta(path)[0]
-        det = self.delegate(meta.sensor)
+        det = self.delegate(read_scene_header(path).meta.sensor)
         detect_file = getattr(det, "detect_file", None)
         found: gpd.GeoDataFrame = detect_file(path) if detect_file is not None else det.detect(read_scene(path))
         return found

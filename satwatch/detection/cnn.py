@@ -65,7 +65,7 @@ from satwatch.detection.network import CenterNet, NetOutput, build_network, reso
 from satwatch.detection.profiles import MODELS_DIR, PROFILES, Profile, model_input
 from satwatch.detection.quantized import QuantizedNet, int8_path, load_int8
 from satwatch.errors import DetectionError, UsageError
-from satwatch.imagery.scene import Scene, SceneMeta, ground_sample_distance_m, read_scene_meta
+from satwatch.imagery.scene import Scene, SceneMeta, ground_sample_distance_m, read_scene_header
 
 __all__ = [
     "MIN_AREA_M2",
@@ -427,9 +427,9 @@ class CnnDetector:
 
     def detect_file(self, path: str | Path) -> gpd.GeoDataFrame:
         """Detect objects in a scene file with windowed reads (memory bounded whatever the scene size)."""
-        meta, bands, _, _, _, _ = read_scene_meta(path)
+        header = read_scene_header(path)
         with rasterio.open(path) as src:
-            return self._detect_dataset(src, bands, meta)
+            return self._detect_dataset(src, header.bands, header.meta)
 
     def _detect_dataset(self, src: DatasetReader, bands: tuple[str, ...], meta: SceneMeta) -> gpd.GeoDataFrame:
         if meta.sensor not in PROFILES:

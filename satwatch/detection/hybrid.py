@@ -34,7 +34,7 @@ from rasterio.windows import Window
 
 from satwatch.detection.baseline import OpticalParams, SarParams, measure_components
 from satwatch.detection.detections import ground_axes_m
-from satwatch.imagery.scene import Scene, read_scene, read_scene_meta
+from satwatch.imagery.scene import Scene, read_scene, read_scene_header
 
 __all__ = ["EXTENT_FRACTION", "WINDOW_M", "ExtentDetector", "measure_vessel"]
 
@@ -173,15 +173,16 @@ class ExtentDetector:
         """Detect in a scene file (windowed reads by the inner detector when it has them, and per vessel)."""
         detect_file = getattr(self.inner, "detect_file", None)
         found: gpd.GeoDataFrame = detect_file(path) if detect_file is not None else self.inner.detect(read_scene(path))
-        _, _, crs, transform, width, height = read_scene_meta(path)
+        header = read_scene_header(path)
+        width, height = header.width, header.height
         from satwatch.imagery.scene import ground_sample_distance_m
 
-        gsd = ground_sample_distance_m(crs, transform, width, height)
+        gsd = ground_sample_distance_m(header.crs, header.transform, width, height)
 
         def window(col0: int, row0: int, size: int) -> Scene:
             return read_scene(path, Window(col0, row0, size, size).intersection(Window(0, 0, width, height)))
 
-        return self._remeasure(found, crs, transform, gsd, window)
+        return self._remeasure(found, header.crs, header.transform, gsd, window)
 
     def _remeasure(self, found: gpd.GeoDataFrame, crs: Any, transform: Any, gsd: float,
                    window: Any) -> gpd.GeoDataFrame:

@@ -50,7 +50,6 @@ __all__ = [
     "parse_acquired",
     "read_scene",
     "read_scene_header",
-    "read_scene_meta",
     "unique_scene_ids",
     "write_scene",
 ]
@@ -335,12 +334,6 @@ def read_scene_header(path: str | Path) -> SceneHeader:
         key = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
         return SceneHeader(path=p.resolve(), meta=meta, bands=bands, crs=CRS.from_user_input(crs_wkt),
                            transform=src.transform, width=src.width, height=src.height, key=key)
-
-
-def read_scene_meta(path: str | Path) -> tuple[SceneMeta, tuple[str, ...], CRS, Affine, int, int]:
-    """Read only the header: ``(meta, bands, crs, transform, width, height)``, without pixels."""
-    h = read_scene_header(path)
-    return h.meta, h.bands, h.crs, h.transform, h.width, h.height
 
 
 def unique_scene_ids(headers: Sequence[SceneHeader]) -> list[str]:

@@ -15,7 +15,7 @@ from rasterio.windows import Window
 from satwatch.aoi import load_catalog
 from satwatch.errors import InputFileError, SceneFormatError
 from satwatch.imagery.archive import Archive, import_geotiff
-from satwatch.imagery.scene import ground_sample_distance_m, read_scene, read_scene_meta, write_scene
+from satwatch.imagery.scene import ground_sample_distance_m, read_scene, read_scene_header, write_scene
 from tests.conftest import make_scene
 
 
@@ -66,7 +66,7 @@ def test_non_scene_files_give_clear_errors(tmp_path: Path) -> None:
                        transform=rasterio.transform.from_origin(0, 1, 0.1, 0.1)) as dst:
         dst.write(np.zeros((1, 4, 4), np.float32))
     with pytest.raises(SceneFormatError, match="satwatch archive import"):
-        read_scene_meta(bare)
+        read_scene_header(bare)
 
 
 def test_gsd_of_web_mercator_is_ground_metres() -> None:
