@@ -32,6 +32,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -176,12 +177,14 @@ class RunOutputCache:
     fingerprint covers the request, every scene's header key, observation and detections, the detector and its
     figures, the package versions and the satwatch source code, so a re-run of an unchanged period copies these
     files instead of computing them again, and any change computes them afresh. Entries appear atomically (a
-    folder renamed into place); safe to delete.
+    folder renamed into place); the ``keep`` most recently used stay (a scheduled run's rolling window makes a new
+    entry each day), older ones are deleted; safe to delete.
     """
 
-    def __init__(self, root: str | Path) -> None:
-        """Use ``root`` (``<SATWATCH_DATA_DIR>/cache``) as the cache folder."""
+    def __init__(self, root: str | Path, keep: int = 32) -> None:
+        """Use ``root`` (``<SATWATCH_DATA_DIR>/cache``) as the cache folder, keeping at most ``keep`` entries."""
         self.folder = Path(root) / "runs"
+        self.keep = keep
 
     def get(self, fingerprint: str) -> tuple[list[Path], dict[str, Any]] | None:
         """Return ``(files, record)`` of the entry, or None when there is none (or it cannot be read)."""
@@ -193,6 +196,7 @@ class RunOutputCache:
             return None
         if not all(p.is_file() for p in files):
             return None
+        os.utime(entry)  # used now: the last to be pruned
         return files, record["record"]
 
     def put(self, fingerprint: str, files: list[Path], record: dict[str, Any]) -> Path | None:
@@ -211,7 +215,17 @@ class RunOutputCache:
                 tmp.rename(self.folder / fingerprint)
             except OSError:  # the same entry was kept by another run first
                 return None
+            self._prune()
             return self.folder / fingerprint
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+
+    def _prune(self) -> None:
+        """Delete all but the ``keep`` most recently used entries."""
+        import shutil
+
+        entries = [p for p in self.folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        entries.sort(key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for old in entries[self.keep:]:
+            shutil.rmtree(old, ignore_errors=True)

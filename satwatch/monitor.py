@@ -448,11 +448,15 @@ def finish_run(
     reused = outputs_cache.get(fingerprint)
     if reused is not None:  # an unchanged re-run: the same inputs, code and versions give the same files
         files, derived = reused
-        for f in files:
-            with atomic_path(run / f.name, f.suffix) as tmp:
-                shutil.copyfile(f, tmp)
-        log.info("derived outputs unchanged since an earlier run: copied from %s", files[0].parent if files else "")
-    else:
+        try:
+            for f in files:
+                with atomic_path(run / f.name, f.suffix) as tmp:
+                    shutil.copyfile(f, tmp)
+            log.info("derived outputs unchanged since an earlier run: copied from %s", files[0].parent if files else "")
+        except OSError as exc:  # the entry went away meanwhile (pruned, deleted): compute them after all
+            log.warning("run-output cache entry %s unusable (%s): computing the outputs", fingerprint[:12], exc)
+            reused = None
+    if reused is None:
         derived = _derive_outputs(request, run, ordered, simulated, by_sensor, error)
         outputs_cache.put(fingerprint, sorted(p for p in run.iterdir() if p.is_file()), derived)
     scenario: dict[str, Any] | None = None
