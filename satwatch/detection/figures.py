@@ -29,8 +29,10 @@ than, so it is not compared. Among
 eligible detectors the default is the one with the best mean of its primary figures (F1 where known, else
 recall) over the real sets; a tie on it (equal within rounding) goes to the detector measurably *better* than
 ``baseline`` on more real figures (its interval wholly on the better side of the baseline's value: the same
-finding as at equal recall, with a fraction of the false alarms), and ``baseline`` wins any tie that remains,
-so a detector is never the default where it is worse than the classical baseline on real data.
+finding as at equal recall, with a fraction of the false alarms); between detectors still tied (a CNN and its
+hybrid that re-measures the same detections), to the one whose point values beat the others' more often; and
+``baseline`` wins any tie that remains, so a detector is never the default where it is worse than the classical
+baseline on real data.
 """
 
 from __future__ import annotations
@@ -307,6 +309,20 @@ def _better(f: Figures, base: Figures, name: str) -> tuple[bool, str]:
     return better, f"{name} on {f.dataset} ({est.text(3)} vs {ref:.3g})"
 
 
+def _point_wins(real: Mapping[str, Sequence[Figures]], name: str, rivals: Sequence[str]) -> int:
+    """How many (rival, set, figure) point values of ``name`` are strictly better than a tied rival's."""
+    wins = 0
+    for rival in rivals:
+        theirs = {(f.dataset, f.cls): f for f in real[rival]} if rival != name else {}
+        for f in real[name]:
+            other = theirs.get((f.dataset, f.cls))
+            for key, higher in HIGHER_IS_BETTER.items():
+                mine, ref = (f.get(key), other.get(key)) if other is not None else (math.nan, math.nan)
+                if not (math.isnan(mine) or math.isnan(ref)) and (mine > ref if higher else mine < ref):
+                    wins += 1
+    return wins
+
+
 def _primary(figs: Sequence[Figures]) -> float:
     vals = [f.get("f1") if not math.isnan(f.get("f1")) else f.get("recall") for f in figs]
     vals = [v for v in vals if not math.isnan(v)]
@@ -347,8 +363,12 @@ def choose_default(real: Mapping[str, Sequence[Figures]]) -> tuple[str, str]:
             better[name] = [phrase for good, phrase in (_better(*p) for p in pairs) if good]
     top = max(eligible.values())
     tied = [n for n, v in eligible.items() if math.isclose(v, top, abs_tol=5e-4)]
-    # a tie goes to the detector measurably better on more figures; baseline wins what still ties
-    best_name = max(tied, key=lambda n: (len(better[n]), n == "baseline"))
+    # a tie goes to the detector measurably better than baseline on more figures, then to the one whose point
+    # values beat the other tied detectors' (not the baseline's) more often: the same detections, closer lengths;
+    # baseline wins what still ties
+    rivals = [n for n in tied if n != "baseline"]  # point values never unseat the baseline: only measured ones
+    best_name = max(tied, key=lambda n: (len(better[n]), _point_wins(real, n, rivals) if n != "baseline" else 0,
+                                         n == "baseline"))
     best = (best_name, eligible[best_name])
     reason = (f"{best[0]}: best real F1 (recall where F1 is not measurable) among detectors not measurably worse "
               f"than baseline on any real figure ({best[1]:.3f})")

@@ -87,6 +87,11 @@ def test_a_tie_goes_to_the_detector_measurably_better_on_another_figure() -> Non
     close = [replace(quiet[0], estimates={"recall": Estimate(0.78, 0.65, 0.92),
                                           "false_alarms_per_km2": Estimate(0.30, 0.05, 0.60)})]
     assert choose_default({"baseline": base, "cfar-cnn": close})[0] == "baseline"
+    # two detectors with the same detections (a CNN and its re-measured hybrid): the closer lengths win the tie
+    same = [replace(quiet[0], estimates={**quiet[0].estimates, "median_length_error_m": Estimate(26.0, 13, 52)})]
+    closer = [replace(quiet[0], estimates={**quiet[0].estimates, "median_length_error_m": Estimate(21.0, 5, 43)})]
+    assert choose_default({"baseline": base, "cnn": same, "cnn-extent": closer})[0] == "cnn-extent"
+    assert choose_default({"baseline": base, "cnn-extent": closer, "cnn": same})[0] == "cnn-extent"
     # measurably better on false alarms but lower recall: the primary figure still decides
     lower = [replace(quiet[0], estimates={"recall": Estimate(0.70, 0.55, 0.85),
                                           "false_alarms_per_km2": Estimate(0.09, 0.0, 0.32)})]
