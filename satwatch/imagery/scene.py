@@ -233,7 +233,8 @@ class SceneHeader:
     """Rows of pixels."""
     key: str
     """SHA-256 hex over the file's size, modification time (ns) and header (tags, bands, grid, dtypes, nodata):
-    changes whenever the file is rewritten, truncated or re-fetched, and costs no pixel decode."""
+    changes whenever the file is rewritten, truncated or re-fetched, and costs no pixel decode. A tool that edits
+    pixels in place keeping both size and modification time would go unnoticed: delete ``<data>/cache`` then."""
 
     def footprint(self) -> Polygon:
         """Outline of the pixel grid in EPSG:4326 (see :func:`grid_footprint`)."""
