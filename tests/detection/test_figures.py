@@ -146,6 +146,20 @@ def test_shipped_default_follows_the_rule_from_its_own_recorded_real_figures(pro
     assert default_choices()[profile] == recorded_default(metrics)
 
 
+@pytest.mark.parametrize("profile", ["s2", "s1", "vhr"])
+def test_recorded_figures_belong_to_the_shipped_weights(profile: str) -> None:
+    """The figures were measured on the weights shipped now: a CNN's name hashes every profile's weights, so
+    retraining one profile means validating all of them again (else runs would read their error as unknown)."""
+    from satwatch.detection.detector import CNN_OPTION_DETECTORS, get_detector
+
+    metrics = load_metrics(metrics_path(profile))
+    for name, entry in metrics["detectors"].items():
+        det = get_detector(name, device="cpu") if name in CNN_OPTION_DETECTORS else get_detector(name)
+        assert entry["name"] == det.name, (
+            f"models/{profile}.metrics.json measured {entry['name']}, the shipped {name} is {det.name}: run "
+            f"{metrics['command']}")
+
+
 def _write_metrics(folder: Path, profile: str, default: str) -> None:
     entry = {"format": METRICS_FORMAT, "profile": profile, "detectors": {
         "baseline": {"name": "baseline-cfar-1", "real": [_fig("x", recall=0.5).to_dict()]}},
