@@ -41,8 +41,8 @@ def main() -> None:
     from satwatch.batch import run_batch
     from satwatch.detection.detector import get_detector
     from satwatch.imagery.scene import read_scene
-    from satwatch.monitor import build_request, open_source
     from satwatch.outputs.files import write_geojson
+    from satwatch.pipeline import build_request, open_source
     from satwatch.settings import load_settings
 
     start = date(2024, 9, 1)

@@ -33,9 +33,9 @@ PARTS = (
     ("    flow body", "flows/monitor.py", "monitor"),
     ("      search tasks", "flows/monitor.py", "search"),
     ("      waiting on the scene tasks (fetch + detect, in threads)", "flows/monitor.py", "<listcomp>"),
-    ("      publish: finish_run", "satwatch/monitor.py", "finish_run"),
-    ("        fingerprint (hash per-scene files and the code)", "satwatch/monitor.py", "_fingerprint"),
-    ("        derived outputs computed (0 when reused)", "satwatch/monitor.py", "_derive_outputs"),
+    ("      publish: finish_run", "satwatch/pipeline/assemble.py", "finish_run"),
+    ("        fingerprint (hash per-scene files and the code)", "satwatch/pipeline/assemble.py", "_fingerprint"),
+    ("        derived outputs computed (0 when reused)", "satwatch/pipeline/assemble.py", "_derive_outputs"),
     ("        report.html (maps over every scene's quicklook)", "satwatch/outputs/report.py", "publish_report"),
     ("      report task (Prefect artifacts)", "flows/monitor.py", "report"),
 )

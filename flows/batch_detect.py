@@ -2,9 +2,9 @@
 
 Thin: one task holds the device and calls :func:`satwatch.batch.run_batch` (a prefetching DataLoader overlaps
 scene reads with inference; pinned memory and float16 on CUDA; the detection cache skips scenes already detected
-by this detector version). Scenes are given as paths, or searched and fetched for AOIs over a period with the
-monitor flow's retried tasks. Importable as ``satwatch.flows.batch_detect``; entrypoint
-``flows/batch_detect.py:batch_detect``.
+by this detector version). Scenes are given as paths, or planned (the pipeline's plan stage with the monitor
+flow's retried search task) and fetched with its retried fetch task for AOIs over a period. Importable as
+``satwatch.flows.batch_detect``; entrypoint ``flows/batch_detect.py:batch_detect``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import date
 from prefect import flow, task
 
 from satwatch.batch import BatchSummary, run_batch
-from satwatch.monitor import build_request
+from satwatch.pipeline import build_request, plan_scenes
 from satwatch.settings import load_settings
 
 try:  # imported as satwatch.flows.batch_detect (the CLI) or checked as flows.batch_detect (mypy)
@@ -62,9 +62,8 @@ def batch_detect(
     if aois or scenario:
         request = build_request(aois, start, end, sensors, source, scenario, detector)
         archive_root = str(load_settings().archive_dir)
-        futures = [fetch.submit(request, acq, aoi, archive_root)
-                   for aoi in request.aois for sensor in request.sensors
-                   for acq in search(request, aoi, sensor)]
+        futures = [fetch.submit(request, p.acquisition, p.aoi, archive_root)
+                   for p in plan_scenes(request, search=search)]
         for fetched in (f.result() for f in futures):
             if isinstance(fetched, str):
                 paths.append(fetched)

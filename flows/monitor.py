@@ -1,14 +1,15 @@
 """The ``monitor`` flow: search, fetch, detect and publish one monitoring run.
 
-Thin on purpose: every step is a function of ``satwatch.monitor``; this file adds retries on the tasks that do
-I/O, fan-out over scenes, and Prefect's run record. Addressed by path from ``prefect.yaml``
+Thin on purpose: every step is a stage function of ``satwatch.pipeline`` (plan, scene, assemble); this file
+only chooses the executor: Prefect tasks with retries on the I/O, fanned out over scenes, and Prefect's run
+record. Addressed by path from ``prefect.yaml``
 (``flows/monitor.py:monitor``) and importable as ``satwatch.flows.monitor``.
 
 Every scene is fetched once (the archive) and detected once per detector version (the detection cache of
-``satwatch.monitor.process_scene``), so a re-run of the same period fetches and detects nothing, and a run killed
+``satwatch.pipeline.scene.detect_scene``), so a re-run of the same period fetches and detects nothing, and a run killed
 midway and started again only does what is missing. A scene that cannot be used never fails the run: an
 all-no-data answer is skipped and named, an unreadable file is quarantined and fetched again, else excluded
-(``satwatch.monitor.scene_stage``); run.json and the report list what was left out. Each run publishes a table
+(``satwatch.pipeline.scene.scene_stage``); run.json and the report list what was left out. Each run publishes a table
 artifact of counts and a markdown artifact of changes with the output folder's path. ``task_runner(dask_address)``
 picks the runner of the fan-out: threads here, or prefect-dask's ``DaskTaskRunner`` on an existing dask.distributed
 cluster.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -35,10 +37,11 @@ from prefect.tasks import exponential_backoff
 
 from satwatch.aoi import AOI
 from satwatch.cache import DetectionCache
+from satwatch.change.timeseries import Window
 from satwatch.errors import NoDataError, SatwatchError, UsageError
 from satwatch.imagery.archive import Archive
 from satwatch.imagery.source import Acquisition
-from satwatch.monitor import (
+from satwatch.pipeline import (
     ExcludedScene,
     MonitorRequest,
     SceneResult,
@@ -47,6 +50,7 @@ from satwatch.monitor import (
     finish_run,
     new_run_dir,
     open_source,
+    plan_scenes,
     scene_stage,
 )
 from satwatch.run_summary import changes_markdown, counts_rows
@@ -160,19 +164,18 @@ def report(run_dir: str, key: str) -> str:
     return note
 
 
-def submit_scenes(request: MonitorRequest, run_dir: str, archive_root: str) -> list[Any]:
-    """Search each AOI and sensor, then submit a fetch and a detect task per acquisition; return the detect futures.
+def submit_scenes(request: MonitorRequest, run_dir: str, archive_root: str,
+                  periods: Sequence[Window] | None = None) -> list[Any]:
+    """Plan with the retried search task, then submit a fetch and a detect task per acquisition; return the latter.
 
-    Runs inside a flow: the fan-out goes to the flow's task runner (threads, or a Dask cluster).
+    Runs inside a flow: the fan-out goes to the flow's task runner (threads, or a Dask cluster). ``periods``
+    limits the search to these windows (claims), each acquisition planned once.
     """
-    pending = []
-    for aoi in request.aois:
-        for sensor in request.sensors:
-            for acquisition in search(request, aoi, sensor):
-                pending.append((acquisition, aoi, fetch.submit(request, acquisition, aoi, archive_root)))
+    planned = plan_scenes(request, periods, search=search)
+    fetched = [fetch.submit(request, p.acquisition, p.aoi, archive_root) for p in planned]
     # Prefect resolves the fetch futures passed as arguments; its overloads do not say so.
-    return [detect.submit(request, acquisition, aoi, fetched, run_dir, archive_root)  # type: ignore[call-overload]
-            for acquisition, aoi, fetched in pending]
+    return [detect.submit(request, p.acquisition, p.aoi, f, run_dir, archive_root)  # type: ignore[call-overload]
+            for p, f in zip(planned, fetched, strict=True)]
 
 
 def _processed(results: list[SceneResult | ExcludedScene]) -> str:

@@ -1,8 +1,9 @@
 """The ``verify_claim`` flow: fetch and detect what the claims' windows need, then judge and package evidence.
 
-Thin on purpose: it reuses the monitor flow's tasks (search, fetch with retries, detect fanned out, publish) over
-the claims' merged baseline and test windows only, then one ``judge`` task writes ``claims.json``,
-``claims.csv`` and ``evidence/`` with :func:`satwatch.claims.check.finish_check`. Every step is a function of
+Thin on purpose: it reuses the monitor flow's tasks (plan with the retried search, fetch with retries,
+detect fanned out, publish: ``satwatch.pipeline``'s stages) over the claims' merged baseline and test windows
+only, then one ``judge`` task writes ``claims.json``, ``claims.csv`` and ``evidence/`` with
+:func:`satwatch.claims.check.finish_check`. Every step is a function of
 ``satwatch``; ``satwatch claims check`` runs this flow. Importable as ``satwatch.flows.verify_claim``.
 """
 
@@ -12,21 +13,19 @@ from datetime import UTC, datetime
 
 from prefect import flow, task
 
-from satwatch.claims.check import CheckPlan, finish_check, period_requests, plan_check, select_claims
+from satwatch.claims.check import CheckPlan, finish_check, plan_check, select_claims
 from satwatch.imagery.archive import Archive
-from satwatch.monitor import new_run_dir
+from satwatch.pipeline import new_run_dir
 from satwatch.settings import load_settings
 
 try:  # imported as satwatch.flows.verify_claim (the CLI) or checked as flows.verify_claim (mypy)
-    from .monitor import _RUNNER, _processed, detect, fetch, publish, search
+    from .monitor import _RUNNER, _processed, publish, submit_scenes
 except ImportError:  # loaded by path, e.g. a Prefect entrypoint flows/verify_claim.py:verify_claim
     from satwatch.flows.monitor import (  # type: ignore[import-not-found,no-redef]
         _RUNNER,
         _processed,
-        detect,
-        fetch,
         publish,
-        search,
+        submit_scenes,
     )
 
 
@@ -54,19 +53,7 @@ def verify_claim(
     run_dir = str(new_run_dir(settings.outputs_dir, plan.request))
     archive_root = str(settings.archive_dir)
     Archive(archive_root).sweep_partials()  # leftovers (> 1 h old) of writes killed in earlier runs
-    pending, seen = [], set()
-    for request in period_requests(plan):
-        for aoi in request.aois:
-            for sensor in request.sensors:
-                for acquisition in search(request, aoi, sensor):
-                    key = (aoi.id, acquisition.sensor, acquisition.acquired)
-                    if key not in seen:
-                        seen.add(key)
-                        pending.append((acquisition, aoi,
-                                        fetch.submit(plan.request, acquisition, aoi, archive_root)))
-    # Prefect resolves the fetch futures passed as arguments; its overloads do not say so.
-    detected = [detect.submit(plan.request, acquisition, aoi, fetched, run_dir, archive_root)  # type: ignore[call-overload]
-                for acquisition, aoi, fetched in pending]
+    detected = submit_scenes(plan.request, run_dir, archive_root, periods=plan.periods)
     results = [d.result() for d in detected]
     publish(plan.request, results, run_dir, started)
     verdicts = judge(run_dir, plan)

@@ -2,10 +2,12 @@
 
 A ``torch.utils.data.DataLoader`` with ``workers`` processes reads the next scenes (whole, as float32
 ``(bands, height, width)`` arrays) while the main process runs the detector on the current one; on CUDA the
-arrays land in pinned memory and the CNN runs in float16 autocast (:mod:`satwatch.detection.cnn`). Memory stays
-bounded: at most ``workers * prefetch`` scenes wait in memory, and a scene over ``max_scene_mb`` is not read by
-the workers at all but detected with the detector's own windowed reads. Scenes already detected by this detector
-version (the detection cache, :mod:`satwatch.cache`) are neither read nor detected again.
+arrays land in pinned memory. Memory stays bounded: at most ``workers * prefetch`` scenes wait in memory, and a
+scene over ``max_scene_mb`` is not read by the workers at all but detected with the detector's own windowed
+reads, as is every scene for a detector that has them (the CNN: tiles read by its own thread pool, float16
+autocast on CUDA, :mod:`satwatch.detection.cnn`). Each scene goes through the pipeline's one per-scene step,
+:func:`satwatch.pipeline.scene.detect_scene`: scenes already detected by this detector version (the detection
+cache, :mod:`satwatch.cache`) are neither read nor detected again.
 
 Outputs in ``out_dir``: ``per_scene/<scene_id>.geojson``, ``detections.geojson`` (all scenes, EPSG:4326),
 ``summary.csv`` (one row per scene) and ``summary.json`` (totals, speed, device, excluded files). Every
@@ -36,17 +38,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from satwatch.cache import DetectionCache
 from satwatch.detection.detections import DETECTION_COLUMNS, concat_detections, empty_detections
-from satwatch.detection.detector import (
-    CNN_OPTION_DETECTORS,
-    Detector,
-    default_detector,
-    detect_path,
-    get_detector,
-    with_source,
-)
+from satwatch.detection.detector import CNN_OPTION_DETECTORS, Detector, default_detector, get_detector, with_source
 from satwatch.errors import InputFileError, SatwatchError, SceneFormatError, SceneReadError, UsageError
 from satwatch.imagery.scene import Scene, SceneHeader, read_scene, read_scene_header, unique_scene_ids
 from satwatch.outputs.files import write_csv, write_geojson, write_json
+from satwatch.pipeline import scene as scene_step
 
 __all__ = ["BatchSummary", "SceneOutcome", "run_batch"]
 
@@ -129,10 +125,12 @@ class _SceneReads(Dataset[dict[str, Any]]):
     unreadable (``info.error`` says why).
     """
 
-    def __init__(self, headers: Sequence[SceneHeader], cached: Sequence[bool], max_values: int) -> None:
+    def __init__(self, headers: Sequence[SceneHeader], cached: Sequence[bool], max_values: int,
+                 windowed: bool = False) -> None:
         self.headers = list(headers)
         self.cached = list(cached)
         self.max_values = max_values
+        self.windowed = windowed
 
     def __len__(self) -> int:
         return len(self.headers)
@@ -141,7 +139,7 @@ class _SceneReads(Dataset[dict[str, Any]]):
         header = self.headers[i]
         if self.cached[i]:
             return {"info": _Item(i, "cache"), "data": None}
-        if header.width * header.height * len(header.bands) > self.max_values:
+        if self.windowed or header.width * header.height * len(header.bands) > self.max_values:
             return {"info": _Item(i, "windowed"), "data": None}
         try:
             data = torch.from_numpy(read_scene(header.path).data)  # (bands, height, width) float32
@@ -239,7 +237,9 @@ def run_batch(
             exclude(path, exc)
     scene_ids = unique_scene_ids(headers)
     entries = [cache.entry(h, found.name) for h in headers]
-    dataset = _SceneReads(headers, [use_cache and e.hit for e in entries], max_values=int(max_scene_mb * 2**20 / 4))
+    # a detector with its own windowed reads (the CNN) reads each file in tiles itself: nothing to prefetch
+    dataset = _SceneReads(headers, [use_cache and e.hit for e in entries], max_values=int(max_scene_mb * 2**20 / 4),
+                          windowed=hasattr(found, "detect_file"))
     loader: DataLoader[dict[str, Any]] = DataLoader(
         dataset, batch_size=None, shuffle=False, num_workers=workers, pin_memory=pinned, collate_fn=_as_is,
         prefetch_factor=prefetch if workers > 0 else None, worker_init_fn=_worker_init if workers > 0 else None,
@@ -253,7 +253,7 @@ def run_batch(
         bar.update(len(paths) - len(headers))
         for item in loader:
             info: _Item = item["info"]
-            header, entry, scene_id = headers[info.index], entries[info.index], scene_ids[info.index]
+            header, scene_id = headers[info.index], scene_ids[info.index]
             meta, path = header.meta, header.path
             if info.error:
                 error = _error(info.error)
@@ -263,23 +263,19 @@ def run_batch(
                 bar.update(1)
                 continue
             t_scene = time.perf_counter()
-            read = info.read
-            det = cache.read(entry) if read == "cache" else None
-            if det is None:
-                try:
-                    if read == "prefetched":
-                        scene = Scene(data=item["data"].numpy(), bands=header.bands, crs=header.crs,
-                                      transform=header.transform, meta=meta)
-                        det = found.detect(scene)
-                    else:  # over the size limit, or a damaged cache entry: the detector's own reads
-                        read = "windowed" if read == "windowed" else "cache-damaged"
-                        det = detect_path(found, path)
-                except (SceneFormatError, RasterioIOError) as exc:  # the detector's own reads of a damaged file
-                    exclude(path, exc if isinstance(exc, SceneFormatError) else SceneReadError(
-                        f"{path}: pixels cannot be read ({exc.__cause__ or exc}); the file is truncated or corrupt"))
-                    bar.update(1)
-                    continue
-                cache.put(entry, det)
+            pixels = None
+            if info.read == "prefetched":
+                pixels = Scene(data=item["data"].numpy(), bands=header.bands, crs=header.crs,
+                               transform=header.transform, meta=meta)
+            try:  # the one per-scene step: cache lookup, else detection (windowed reads for the CNN), cache write
+                found_here = scene_step.detect_scene(header, found, cache, pixels=pixels, use_cache=use_cache)
+            except (SceneFormatError, RasterioIOError) as exc:  # the detector's own reads of a damaged file
+                exclude(path, exc if isinstance(exc, SceneFormatError) else SceneReadError(
+                    f"{path}: pixels cannot be read ({exc.__cause__ or exc}); the file is truncated or corrupt"))
+                bar.update(1)
+                continue
+            read = "cache-damaged" if info.read == "cache" and not found_here.cached else info.read
+            det = found_here.detections
             det = with_source(det, scene_id, path)
             per_scene = out / "per_scene" / f"{scene_id}.geojson"
             write_geojson(det, per_scene)
@@ -287,7 +283,7 @@ def run_batch(
             outcomes.append(SceneOutcome(
                 scene_id=scene_id, path=str(path), sensor=meta.sensor,
                 acquired=meta.acquired.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                detections=len(det), cached=read == "cache", read=read,
+                detections=len(det), cached=found_here.cached, read=read,
                 seconds=round(time.perf_counter() - t_scene, 4), detections_path=str(per_scene),
             ))
             bar.set_postfix_str(f"{scene_id}: {len(det)}")

@@ -171,8 +171,8 @@ class DetectionCache:
 class RunOutputCache:
     """The derived outputs of a run, kept by a fingerprint of everything they depend on.
 
-    ``<root>/runs/<fingerprint>/`` holds a copy of the files :func:`satwatch.monitor.finish_run` derives from the
-    per-scene results (scenes, detections, counts, change layers, GeoPackage, QGIS styles; not ``run.json`` or
+    ``<root>/runs/<fingerprint>/`` holds a copy of the files :func:`satwatch.pipeline.assemble.finish_run` derives
+    from the per-scene results (scenes, detections, counts, change layers, GeoPackage, QGIS styles; not ``run.json`` or
     ``report.html``, which name the run) and ``record.json`` (the parts of ``run.json`` derived with them). The
     fingerprint covers the request, every scene's header key, observation and detections, the detector and its
     figures, the package versions and the satwatch source code, so a re-run of an unchanged period copies these

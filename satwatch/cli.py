@@ -485,13 +485,13 @@ def _prefect_offline_env() -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from satwatch.monitor import build_request
+    from satwatch.pipeline import build_request
 
     # Validate before starting Prefect, so a mistake costs a second, not a server start.
     request = build_request(args.aoi, args.start, args.end, args.sensor, args.source, args.scenario, args.detector)
     if request.source in ("sentinel-hub", "cdse"):
         from satwatch.imagery.sentinel_hub import SentinelHubSource
-        from satwatch.monitor import open_source
+        from satwatch.pipeline import open_source
 
         # missing or rejected credentials and bad provider URLs fail here, before Prefect starts
         source = open_source(request)
@@ -517,7 +517,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_schedule(args: argparse.Namespace) -> int:
     import importlib
 
-    from satwatch.monitor import build_request
+    from satwatch.pipeline import build_request
 
     if not os.environ.get("PREFECT_API_URL"):
         from satwatch.errors import UsageError
@@ -571,22 +571,18 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     resolve_device(device)  # `--device cuda` without a GPU: one line, exit 2, before any fetch
     scenes: list[str | Path] = list(args.scenes)
     if args.aoi or args.scenario:
-        from satwatch.monitor import build_request, fetch_scene, open_source
+        from satwatch.pipeline import build_request, fetch_planned, plan_scenes
 
         if args.scenes:
             raise UsageError("give scene files or --aoi/--scenario, not both")
         request = build_request(args.aoi, args.start, args.end, args.sensor, args.source, args.scenario,
                                 args.detector)
-        source = open_source(request)
-        for aoi in request.aois:
-            for sensor in request.sensors:
-                for acquisition in source.search(aoi, request.start, request.end, sensor):
-                    fetched = fetch_scene(source, acquisition, aoi, settings.archive_dir)
-                    if isinstance(fetched, Path):
-                        scenes.append(fetched)
-                    else:  # no valid pixel: nothing archived, named and skipped
-                        print(f"skipped {fetched.aoi} {fetched.sensor} {fetched.acquired}: {fetched.reason}",
-                              file=sys.stderr)
+        for fetched in fetch_planned(request, plan_scenes(request), settings.archive_dir):
+            if isinstance(fetched, Path):
+                scenes.append(fetched)
+            else:  # no valid pixel: nothing archived, named and skipped
+                print(f"skipped {fetched.aoi} {fetched.sensor} {fetched.acquired}: {fetched.reason}",
+                      file=sys.stderr)
         print(f"{len(scenes)} scene(s) of {', '.join(a.id for a in request.aois)} in the archive", file=sys.stderr)
     elif args.start or args.end:
         raise UsageError("--start/--end go with --aoi")
@@ -694,7 +690,7 @@ def _cmd_claims(args: argparse.Namespace) -> int:
     plan = plan_check(args.ids, args.source, args.scenario, args.claims, args.detector)
     if plan.request.source in ("sentinel-hub", "cdse"):
         from satwatch.imagery.sentinel_hub import SentinelHubSource
-        from satwatch.monitor import open_source
+        from satwatch.pipeline import open_source
 
         source = open_source(plan.request)
         if isinstance(source, SentinelHubSource):

@@ -75,7 +75,7 @@ class SceneReadError(SceneFormatError):
     """A scene file has a header but its pixels cannot be decoded: truncated or corrupt; fetch or import it again.
 
     A monitoring run moves such a file to the quarantine folder and fetches or renders it again where the source
-    can (:func:`satwatch.monitor.scene_stage`).
+    can (:func:`satwatch.pipeline.scene.scene_stage`).
     """
 
 

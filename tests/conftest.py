@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -60,3 +61,22 @@ def make_scene(
         meta=SceneMeta(sensor=sensor, acquired=datetime(2024, 10, 8, 1, 52, 30, tzinfo=UTC), source="test",
                        simulated=True, aoi=aoi),
     )
+
+
+@pytest.fixture
+def scene_step_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Scene ids passed to the pipeline's one per-scene step (``satwatch.pipeline.scene.detect_scene``), in order.
+
+    The real step still runs: the fixture only records that a caller went through it.
+    """
+    import satwatch.pipeline.scene as scene
+
+    calls: list[str] = []
+    real = scene.detect_scene
+
+    def counted(header: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(header.meta.scene_id)
+        return real(header, *args, **kwargs)
+
+    monkeypatch.setattr(scene, "detect_scene", counted)
+    return calls

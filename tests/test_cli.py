@@ -92,7 +92,7 @@ def test_change_recomputes_an_existing_run(tmp_path: Path, capsys: pytest.Captur
     import json
     from datetime import UTC, date, datetime
 
-    from satwatch.monitor import build_request, finish_run, new_run_dir, open_source, process_scene
+    from satwatch.pipeline import build_request, finish_run, new_run_dir, open_source, process_scene
     from satwatch.settings import load_settings
 
     tiny = Path(__file__).resolve().parents[1] / "scenarios" / "tiny.yaml"

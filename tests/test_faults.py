@@ -14,12 +14,12 @@ from typing import Any
 import geopandas as gpd
 import pytest
 
-import satwatch.monitor as monitor
+import satwatch.pipeline.scene as monitor
 from satwatch.imagery.archive import Archive
 from satwatch.imagery.scenario import load_scenario
 from satwatch.imagery.scene import read_scene, read_scene_header
 from satwatch.imagery.simulated import render
-from satwatch.monitor import ExcludedScene, SceneResult, build_request, finish_run, new_run_dir, open_source
+from satwatch.pipeline import ExcludedScene, SceneResult, build_request, finish_run, new_run_dir, open_source
 from satwatch.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]

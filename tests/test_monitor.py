@@ -13,7 +13,7 @@ from satwatch.errors import UsageError
 from satwatch.imagery.archive import Archive, ArchiveSource
 from satwatch.imagery.scenario import load_scenario
 from satwatch.imagery.simulated import SimulatedSource, render
-from satwatch.monitor import DEMO_SCENARIO, build_request, finish_run, new_run_dir, open_source, process_scene
+from satwatch.pipeline import DEMO_SCENARIO, build_request, finish_run, new_run_dir, open_source, process_scene
 from satwatch.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,7 +100,7 @@ def test_scene_paths_in_outputs_are_absolute(tmp_path: Path, monkeypatch: pytest
 
 def test_unchanged_rerun_copies_the_derived_outputs_and_a_change_computes_them(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import satwatch.monitor as monitor
+    import satwatch.pipeline.assemble as monitor
 
     request = build_request(["ru_dunai"], date(2024, 9, 5), date(2024, 9, 14), ["s2"],
                             scenario_path=REPO / "scenarios" / "tiny.yaml", detector="baseline")

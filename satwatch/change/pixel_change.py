@@ -65,13 +65,16 @@ baseline scene when their grids differ. Returned polygons are EPSG:4326.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import rasterio.features
 import rasterio.warp
 import shapely
@@ -84,8 +87,11 @@ from shapely.geometry.base import BaseGeometry
 
 from satwatch.aoi import project_geometry
 from satwatch.change.matching import geodesic_area_m2
+from satwatch.change.timeseries import Window
 from satwatch.errors import SceneFormatError
-from satwatch.imagery.scene import Scene
+from satwatch.imagery.scene import Scene, read_scene
+
+log = logging.getLogger("satwatch")
 
 __all__ = [
     "PIXEL_CHANGE_COLUMNS",
@@ -95,8 +101,10 @@ __all__ = [
     "Composite",
     "FeatureStack",
     "SeasonalChange",
+    "WindowPixelChange",
     "change_polygons",
     "pixel_change",
+    "pixel_change_between",
     "s1_composite",
     "s1_log_ratio_db",
     "s2_feature_stack",
@@ -714,4 +722,54 @@ def _concat(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
     import pandas as pd
 
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)
+
+
+@dataclass(frozen=True)
+class WindowPixelChange:
+    """Pixel change of one AOI and sensor between two windows, and how many archived scenes each window had."""
+
+    polygons: gpd.GeoDataFrame
+    """:data:`PIXEL_CHANGE_COLUMNS` and Polygons in EPSG:4326 (empty when either window has no scene)."""
+    baseline_scenes: int
+    """Archived scenes of the baseline window that were used."""
+    test_scenes: int
+    """Archived scenes of the test window that were used."""
+
+
+def _read_each(paths: Sequence[str]) -> Iterator[Scene]:
+    for p in paths:
+        yield read_scene(p)
+
+
+def pixel_change_between(sensor: str, scenes: pd.DataFrame, baseline: Window, test: Window, aoi: str = "",
+                         aoi_geometry: BaseGeometry | None = None, min_area_m2: float = 2000.0) -> WindowPixelChange:
+    """Pixel change between the archived scenes of two windows: the one block run folders and claims both use.
+
+    Args:
+        sensor: ``s1`` or ``s2``.
+        scenes: the acquisitions of one AOI and sensor to draw from (already filtered by observed fraction), with
+            ``acquired`` (UTC ISO 8601) and ``path`` (the archived GeoTIFF) columns; a scene whose UTC day falls
+            in a window belongs to it, scenes no longer on disk are skipped.
+        baseline: baseline window (UTC days, inclusive), written to every row as text.
+        test: test window.
+        aoi: AOI id written to every row.
+        aoi_geometry: AOI polygon, EPSG:4326 (None: the whole grid).
+        min_area_m2: smallest polygon kept, geodesic m2.
+
+    Returns:
+        :class:`WindowPixelChange`; when either window has no archived scene, nothing is read, the polygons are
+        empty and a warning is logged.
+    """
+    days = scenes["acquired"].astype(str).str.slice(0, 10).map(date.fromisoformat) if len(scenes) else None
+    paths: dict[str, list[str]] = {}
+    for name, window in (("baseline", baseline), ("test", test)):
+        inside = scenes[window.contains(days)] if days is not None else scenes
+        paths[name] = [p for p in inside["path"].astype(str) if Path(p).is_file()] if len(inside) else []
+    counts = (len(paths["baseline"]), len(paths["test"]))
+    if not paths["baseline"] or not paths["test"]:
+        log.warning("pixel change %s %s: no archived scenes in one window; skipped", aoi, sensor)
+        return WindowPixelChange(_empty(), *counts)
+    polygons = pixel_change(sensor, _read_each(paths["baseline"]), _read_each(paths["test"]), aoi, aoi_geometry,
+                            str(baseline), str(test), min_area_m2=min_area_m2)
+    return WindowPixelChange(polygons, *counts)
 

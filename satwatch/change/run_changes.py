@@ -1,6 +1,7 @@
 """Recompute the change outputs of an existing run folder: time series, window comparisons, change layers.
 
-:func:`write_changes` is the one entry point (the CLI's ``satwatch change`` and the monitor flow call it)::
+:func:`write_changes` is the one entry point (the pipeline's assemble stage and the CLI's ``satwatch change``
+call it)::
 
     summary = write_changes(Path("data/outputs/20241201T000000Z-primorsky-autumn-2024"))
     summary.to_dict()   # for run.json
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -27,7 +27,7 @@ import pyogrio
 from shapely.geometry.base import BaseGeometry
 
 from satwatch.change.matching import footprint_change, match_presences
-from satwatch.change.pixel_change import pixel_change
+from satwatch.change.pixel_change import pixel_change, pixel_change_between
 from satwatch.change.timeseries import (
     MIN_OBSERVED_FRACTION,
     Window,
@@ -37,7 +37,6 @@ from satwatch.change.timeseries import (
     comparisons_frame,
 )
 from satwatch.errors import InputFileError
-from satwatch.imagery.scene import Scene, read_scene
 from satwatch.outputs.files import write_csv, write_geojson, write_geopackage
 
 __all__ = ["CHANGE_LAYERS", "ChangeSummary", "write_changes"]
@@ -111,11 +110,6 @@ def _in_window(acquired: pd.Series, window: Window) -> pd.Series:
     return window.contains(acquired.astype(str).str.slice(0, 10).map(date.fromisoformat))
 
 
-def _scenes(paths: list[str]) -> Iterator[Scene]:
-    for p in paths:
-        yield read_scene(p)
-
-
 def _aoi_geometries(gpkg: Path) -> dict[str, BaseGeometry]:
     if not gpkg.is_file() or "aois" not in set(pyogrio.list_layers(gpkg)[:, 0]):
         return {}
@@ -134,7 +128,7 @@ def write_changes(
     """Compute and write the change outputs of the run folder ``run_dir``; return their summary.
 
     Args:
-        run_dir: a run folder written by :func:`satwatch.monitor.finish_run`.
+        run_dir: a run folder written by :func:`satwatch.pipeline.assemble.finish_run`.
         baseline: ``(first, last)`` UTC day of the baseline window, inclusive; with ``test`` None, the default
             splits the run period (``run.json`` start/end, else the scenes' dates) into two halves: baseline =
             first half (start .. start + (end - start) // 2), test = the rest.
@@ -187,15 +181,9 @@ def write_changes(
         for (aoi, sensor), grp in used.groupby(["aoi", "sensor"], sort=True):
             if sensor not in ("s1", "s2"):
                 continue
-            paths = {w: [p for p in grp[_in_window(grp["acquired"], win)]["path"].astype(str) if Path(p).is_file()]
-                     for w, win in (("b", wb), ("t", wt))}
-            if not paths["b"] or not paths["t"]:
-                log.warning("pixel change %s %s: no archived scenes in one window; skipped", aoi, sensor)
-                continue
-            pixel_frames.append(pixel_change(
-                str(sensor), _scenes(paths["b"]), _scenes(paths["t"]), str(aoi), geoms.get(str(aoi)),
-                str(wb), str(wt), min_area_m2=min_area_m2,
-            ))
+            found = pixel_change_between(str(sensor), grp, wb, wt, str(aoi), geoms.get(str(aoi)), min_area_m2)
+            if found.baseline_scenes and found.test_scenes:  # else skipped, with a warning
+                pixel_frames.append(found.polygons)
     pixels = (gpd.GeoDataFrame(pd.concat(pixel_frames, ignore_index=True), geometry="geometry", crs=4326)
               if pixel_frames else pixel_change("s1", iter(()), iter(())))
 
@@ -235,3 +223,4 @@ def write_changes(
         outputs=("timeseries.csv", "comparisons.csv", "changes.geojson", "layers.gpkg"),
         simulated=simulated,
     )
+

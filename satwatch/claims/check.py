@@ -1,8 +1,8 @@
-"""Checking claims end to end: plan the acquisitions a claim needs, run the monitor's steps, judge, package.
+"""Checking claims end to end: plan the acquisitions a claim needs, run the pipeline, judge, package.
 
-The Prefect flow ``flows/verify_claim.py`` puts these functions in order with the monitor flow's tasks (search,
-fetch with retries, detect fanned out, publish); :func:`check_claims` runs the same steps in plain Python for a
-notebook or a test::
+The Prefect flow ``flows/verify_claim.py`` runs the pipeline's stages (:mod:`satwatch.pipeline`) as the monitor
+flow's tasks (search, fetch with retries, detect fanned out, publish); :func:`check_claims` runs the same stages
+with the plain-loop executor for a notebook or a test::
 
     run_dir = check_claims(["C05"], scenario_path="scenarios/c05.yaml")
     print(verdict_table(reproduce(run_dir)))
@@ -20,17 +20,16 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
-from satwatch.aoi import AOI
 from satwatch.change.timeseries import MIN_OBSERVED_FRACTION, Window
 from satwatch.claims.catalog import DEFAULT_CLAIMS, Claim, claims_sha256, load_claims
-from satwatch.claims.measures import GROUND_CHANGE_CSV, GROUND_CHANGE_GEOJSON, load_run, window_of
+from satwatch.claims.measures import GROUND_CHANGE_CSV, GROUND_CHANGE_GEOJSON, load_run
 from satwatch.claims.verdicts import (
     SIMULATED_CLAIMS_NOTICE,
     ClaimVerdict,
@@ -38,9 +37,8 @@ from satwatch.claims.verdicts import (
     write_claims_outputs,
 )
 from satwatch.errors import ClaimError, UsageError
-from satwatch.imagery.source import Acquisition, ImagerySource
-from satwatch.monitor import MonitorRequest, build_request
 from satwatch.outputs.files import write_csv, write_geojson, write_json
+from satwatch.pipeline.request import MonitorRequest, build_request
 
 __all__ = [
     "CheckPlan",
@@ -48,7 +46,6 @@ __all__ = [
     "finish_check",
     "measure_ground_change",
     "plan_check",
-    "search_acquisitions",
     "select_claims",
     "verdict_table",
 ]
@@ -147,20 +144,6 @@ def plan_check(
                      uncovered_aois=tuple(uncovered))
 
 
-def period_requests(plan: CheckPlan) -> list[MonitorRequest]:
-    """One monitoring request per search period (same AOIs, sensors, source), for the flow's search task."""
-    return [dataclasses.replace(plan.request, start=w.start, end=w.end) for w in plan.periods]
-
-
-def search_acquisitions(source: ImagerySource, plan: CheckPlan, aoi: AOI, sensor: str) -> list[Acquisition]:
-    """Acquisitions of ``aoi`` by ``sensor`` inside the plan's periods, oldest first, without duplicates."""
-    seen: dict[tuple[str, str], Acquisition] = {}
-    for w in plan.periods:
-        for acq in source.search(aoi, w.start, w.end, sensor):
-            seen.setdefault((acq.sensor, acq.acquired.isoformat()), acq)
-    return [seen[k] for k in sorted(seen, key=lambda k: k[1])]
-
-
 def measure_ground_change(run_dir: str | Path, claims: Sequence[Claim],
                           min_observed: float = MIN_OBSERVED_FRACTION) -> Path | None:
     """Pixel-level ground change over each claim's own windows, for its ``ground_change_area_m2`` indicators.
@@ -171,8 +154,7 @@ def measure_ground_change(run_dir: str | Path, claims: Sequence[Claim],
     files. Returns the CSV path, or None when no claim has such an indicator on an AOI of the run.
     """
     from satwatch.aoi import resolve_aoi
-    from satwatch.change.pixel_change import PIXEL_CHANGE_COLUMNS, pixel_change
-    from satwatch.imagery.scene import read_scene
+    from satwatch.change.pixel_change import PIXEL_CHANGE_COLUMNS, pixel_change_between
 
     run = load_run(run_dir)
     rows: list[dict[str, Any]] = []
@@ -190,19 +172,14 @@ def measure_ground_change(run_dir: str | Path, claims: Sequence[Claim],
                 done.add(key)
                 sc = run.scenes[(run.scenes["aoi"] == ind.aoi) & (run.scenes["sensor"] == sensor)]
                 sc = sc[sc["observed_fraction"].astype(float) >= min_observed]
-                paths: dict[str, list[str]] = {"baseline": [], "test": []}
-                for acquired, path in zip(sc["acquired"], sc["path"], strict=True):
-                    w = window_of(date.fromisoformat(str(acquired)[:10]), claim.baseline, claim.test)
-                    if w and Path(str(path)).is_file():
-                        paths[w].append(str(path))
-                gdf = pixel_change(sensor, (read_scene(p) for p in paths["baseline"]),
-                                   (read_scene(p) for p in paths["test"]), ind.aoi,
-                                   resolve_aoi(ind.aoi).geometry, str(claim.baseline), str(claim.test))
+                found = pixel_change_between(sensor, sc, claim.baseline, claim.test, ind.aoi,
+                                             resolve_aoi(ind.aoi).geometry)
+                gdf = found.polygons
                 if len(gdf):
                     polygons.append(gdf.assign(claim=claim.id))
                 rows.append({"claim": claim.id, "aoi": ind.aoi, "sensor": sensor,
                              "area_m2": round(float(gdf["area_m2"].sum()), 1) if len(gdf) else 0.0,
-                             "baseline_scenes": len(paths["baseline"]), "test_scenes": len(paths["test"]),
+                             "baseline_scenes": found.baseline_scenes, "test_scenes": found.test_scenes,
                              "baseline": str(claim.baseline), "test": str(claim.test),
                              "simulated": run.simulated})
     if not rows:
@@ -256,26 +233,18 @@ def check_claims(
     detector: str | None = None,
     evidence: bool = True,
 ) -> Path:
-    """Check claims without Prefect: search, fetch, detect, publish (the monitor's functions), then judge.
+    """Check claims without Prefect: the pipeline's plain loop (:func:`satwatch.pipeline.run.run_monitor`), then judge.
 
-    Returns the run folder; its ``claims.json`` holds the verdicts. The flow ``verify_claim`` does the same with
-    retries and fan-out. ``evidence=False`` skips the PNGs and layers (verdicts only).
+    Plans the claims' AOIs over their merged windows only, fetches and processes each acquisition with the same
+    scene stage and fault path as the flows (no-data skipped, unreadable scenes quarantined, fetched again or
+    excluded), assembles the run folder, then judges (:func:`finish_check`). Returns the run folder; its
+    ``claims.json`` holds the verdicts. The flow ``verify_claim`` does the same with retries and fan-out.
+    ``evidence=False`` skips the PNGs and layers (verdicts only).
     """
-    from satwatch.monitor import finish_run, new_run_dir, open_source, process_scene
-    from satwatch.settings import load_settings
+    from satwatch.pipeline.run import run_monitor
 
-    started = datetime.now(UTC)
     plan = plan_check(claim_ids, source, scenario_path, claims_path, detector)
-    settings = load_settings()
-    run_dir = new_run_dir(settings.outputs_dir, plan.request)
-    src = open_source(plan.request)
-    results = []
-    for aoi in plan.request.aois:
-        for sensor in plan.request.sensors:
-            for acq in search_acquisitions(src, plan, aoi, sensor):
-                path = src.fetch(acq, aoi, settings.archive_dir)
-                results.append(process_scene(path, aoi, plan.request.detector, run_dir))
-    finish_run(plan.request, results, run_dir, started)
+    run_dir = run_monitor(plan.request, plan.periods)
     finish_check(run_dir, select_claims(plan.claim_ids, plan.claims_path), plan.claims_path, plan.uncovered_aois,
                  evidence)
     return run_dir

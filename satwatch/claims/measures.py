@@ -1,9 +1,9 @@
 """Measures: the value of an indicator per acquisition, read from a run folder and nothing else.
 
-A run folder (``satwatch.monitor.finish_run``) holds what every measure needs: ``run.json`` (the detector and the
-classes it reports, per sensor when it says so), ``scenes.geojson`` (each acquisition's observed fraction of its
-AOI), ``detections.geojson`` (the detections contract: ``class``, ``score``, ``length_m``, ``area_m2``, ...) and,
-for claims with ground-change indicators, ``claim_ground_change.csv`` (written by
+A run folder (``satwatch.pipeline.assemble.finish_run``) holds what every measure needs: ``run.json`` (the
+detector and the classes it reports, per sensor when it says so), ``scenes.geojson`` (each acquisition's observed
+fraction of its AOI), ``detections.geojson`` (the detections contract: ``class``, ``score``, ``length_m``,
+``area_m2``, ...) and, for claims with ground-change indicators, ``claim_ground_change.csv`` (written by
 :func:`satwatch.claims.check.measure_ground_change`). Verdicts made from these files alone can be made again
 from a copied run folder, with no archive and no network::
 

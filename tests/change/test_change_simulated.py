@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from satwatch.change.run_changes import write_changes
-from satwatch.monitor import build_request, finish_run, new_run_dir, open_source, process_scene
+from satwatch.pipeline import build_request, finish_run, new_run_dir, open_source, process_scene
 from satwatch.settings import load_settings
 
 SCENARIO = """

@@ -13,7 +13,7 @@ import pytest
 
 from satwatch.change.run_changes import CHANGE_LAYERS, write_changes
 from satwatch.errors import InputFileError
-from satwatch.monitor import build_request, finish_run, new_run_dir, open_source, process_scene
+from satwatch.pipeline import build_request, finish_run, new_run_dir, open_source, process_scene
 from satwatch.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]

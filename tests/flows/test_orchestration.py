@@ -86,7 +86,7 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_rerun_does_no_fetch_no_detection_and_extension_only_new_scenes(
-        reference: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        reference: Path, monkeypatch: pytest.MonkeyPatch, scene_step_calls: list[str]) -> None:
     from datetime import date
 
     from satwatch.flows.monitor import monitor
@@ -102,6 +102,7 @@ def test_rerun_does_no_fetch_no_detection_and_extension_only_new_scenes(
     mtimes = {p: p.stat().st_mtime_ns for p in cache}
     again = Path(monitor(scenario=str(TINY), detector="baseline"))  # unchanged period: no fetch, no detection
     assert calls == {"render": n_all, "detect": n_all}
+    assert len(scene_step_calls) == n_first + 2 * n_all  # every scene of each run went through the one scene step
     assert {p: p.stat().st_mtime_ns for p in cache} == mtimes
     same_outputs(again, extended)
     same_outputs(again, reference)
@@ -174,7 +175,7 @@ def test_no_data_answer_and_a_truncated_scene_do_not_fail_the_flow(harness: None
 
     from satwatch.errors import NoDataError
     from satwatch.imagery.simulated import SimulatedSource
-    from satwatch.monitor import build_request, open_source
+    from satwatch.pipeline import build_request, open_source
     from satwatch.settings import load_settings
 
     settings = load_settings()
@@ -252,7 +253,7 @@ def test_dask_scheduler_and_two_workers_give_the_local_outputs(reference: Path, 
     run_dir = Path(flows.monitor.with_options(task_runner=runner)(scenario=str(TINY), detector="baseline"))
     same_outputs(run_dir, reference)
     with Client(dask_cluster, timeout=30) as client:  # the tasks ran on both workers, not in this process
-        ran_on = client.run(lambda: sys.modules.get("satwatch.monitor") is not None)
+        ran_on = client.run(lambda: sys.modules.get("satwatch.pipeline") is not None)
     assert len(ran_on) == 2 and any(ran_on.values())
 
 

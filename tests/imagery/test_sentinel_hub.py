@@ -846,7 +846,7 @@ def test_cli_unreachable_service_is_one_line(monkeypatch: pytest.MonkeyPatch, st
 def test_no_secret_in_output_logs_or_files(standin: SentinelHubStandIn, dunai: AOI, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from satwatch.monitor import build_request, finish_run, new_run_dir, open_source, process_scene
+    from satwatch.pipeline import build_request, finish_run, new_run_dir, open_source, process_scene
 
     caplog.set_level(logging.DEBUG)
     standin.add_acquisitions(dunai, "s2", START, END)
