@@ -115,10 +115,24 @@ def test_change_recomputes_an_existing_run(tmp_path: Path, capsys: pytest.Captur
 
 def test_cli_sensor_lists_are_the_package_s() -> None:
     """The CLI keeps its own copy (so --help needs no GDAL); it must agree with the scene contract and the sources."""
-    from satwatch import cli
+    from satwatch.cli import _common
     from satwatch.detection.profiles import PROFILES
     from satwatch.imagery.scene import SENSORS
     from satwatch.imagery.sentinel_hub import _BASE_COLLECTIONS
 
-    assert cli._SENSORS == SENSORS and set(cli._SENSORS) == set(PROFILES)
-    assert set(cli._SH_SENSORS) == set(_BASE_COLLECTIONS)
+    assert _common.SENSORS == SENSORS and set(_common.SENSORS) == set(PROFILES)
+    assert set(_common.SH_SENSORS) == set(_BASE_COLLECTIONS)
+
+
+def test_one_module_per_command_and_both_module_entry_points() -> None:
+    """``satwatch/cli/`` holds one module per command; ``python -m satwatch`` and the console script agree."""
+    from satwatch.cli import COMMANDS, build_parser
+
+    names = [m.__name__.rpartition(".")[2] for m in COMMANDS]
+    assert len(set(names)) == len(names) == 16
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert list(sub.choices) == names  # type: ignore[union-attr]
+    for module in COMMANDS:
+        assert callable(module.add_parser) and callable(module.run) and module.__doc__
+    res = subprocess.run([sys.executable, "-m", "satwatch", "--help"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and all(name in res.stdout for name in names)

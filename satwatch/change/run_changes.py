@@ -1,7 +1,7 @@
 """Recompute the change outputs of an existing run folder: time series, window comparisons, change layers.
 
-:func:`write_changes` is the one entry point (the pipeline's assemble stage and the CLI's ``satwatch change``
-call it)::
+:func:`write_changes` recomputes them over an existing run folder (``satwatch change``, which also records the
+summary in ``run.json``)::
 
     summary = write_changes(Path("data/outputs/20241201T000000Z-primorsky-autumn-2024"))
     summary.to_dict()   # for run.json
@@ -37,7 +37,7 @@ from satwatch.change.timeseries import (
     comparisons_frame,
 )
 from satwatch.errors import InputFileError
-from satwatch.outputs.files import write_csv, write_geojson, write_geopackage
+from satwatch.outputs.files import write_csv, write_geojson, write_geopackage, write_json
 
 __all__ = ["CHANGE_LAYERS", "ChangeSummary", "write_changes"]
 
@@ -124,6 +124,7 @@ def write_changes(
     min_observed: float = MIN_OBSERVED_FRACTION,
     pixel: bool = True,
     min_area_m2: float = 2000.0,
+    update_record: bool = False,
 ) -> ChangeSummary:
     """Compute and write the change outputs of the run folder ``run_dir``; return their summary.
 
@@ -137,15 +138,19 @@ def write_changes(
         pixel: compute pixel-level change (reads the archived scenes named in ``scenes.geojson``; scenes no
             longer on disk are skipped with a warning).
         min_area_m2: smallest change polygon kept, m2.
+        update_record: also replace ``run.json``'s ``changes`` entry with the new summary (``satwatch change``).
 
     Returns:
         :class:`ChangeSummary`.
 
     Raises:
-        InputFileError: ``scenes.geojson``, ``counts.csv`` or ``detections.geojson`` is missing.
+        InputFileError: ``run_dir`` is not a folder, or ``scenes.geojson``, ``counts.csv`` or
+            ``detections.geojson`` is missing.
         UsageError: a window ends before it starts, or ``min_observed`` is outside (0, 1].
     """
     run = Path(run_dir)
+    if not run.is_dir():
+        raise InputFileError(f"run folder {run} does not exist")
     scenes = gpd.read_file(_read(run, "scenes.geojson"))
     counts = pd.read_csv(_read(run, "counts.csv"))
     detections = gpd.read_file(_read(run, "detections.geojson"))
@@ -214,7 +219,7 @@ def write_changes(
     for _, row in pixels.iterrows():
         key = f"{row['aoi']}/{row['sensor']}/{row['kind']}"
         area[key] = round(area.get(key, 0.0) + float(row["area_m2"]), 1)
-    return ChangeSummary(
+    summary = ChangeSummary(
         baseline=str(wb), test=str(wt), min_observed=min_observed,
         acquisitions_used=len(used), acquisitions_excluded=len(scenes) - len(used),
         comparisons=tuple(comparisons),
@@ -223,4 +228,8 @@ def write_changes(
         outputs=("timeseries.csv", "comparisons.csv", "changes.geojson", "layers.gpkg"),
         simulated=simulated,
     )
-
+    if update_record and (run / "run.json").is_file():
+        record = json.loads((run / "run.json").read_text(encoding="utf-8"))
+        record["changes"] = summary.to_dict()
+        write_json(record, run / "run.json")
+    return summary

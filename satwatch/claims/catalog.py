@@ -28,6 +28,7 @@ import yaml
 from satwatch.change.timeseries import Window
 from satwatch.errors import ClaimError, InputFileError, UsageError
 from satwatch.imagery.scenario import as_date
+from satwatch.settings import REPO_ROOT
 
 __all__ = [
     "CLAIMED_QUANTITIES",
@@ -45,7 +46,7 @@ __all__ = [
 
 Day = date
 """A UTC day (alias: a ``date`` field of a claim would shadow the type in annotations)."""
-DEFAULT_CLAIMS = Path(__file__).resolve().parents[2] / "aoi" / "claims.yaml"
+DEFAULT_CLAIMS = REPO_ROOT / "aoi" / "claims.yaml"
 """The project's claims catalog."""
 DIRECTIONS = ("increase", "decrease", "present", "absent")
 """Expected directions: ``increase`` / ``decrease`` compare the test window with the baseline; ``present`` /

@@ -38,6 +38,7 @@ from satwatch.claims.verdicts import (
 )
 from satwatch.errors import ClaimError, UsageError
 from satwatch.outputs.files import write_csv, write_geojson, write_json
+from satwatch.outputs.text import text_table
 from satwatch.pipeline.request import MonitorRequest, build_request
 
 __all__ = [
@@ -193,12 +194,14 @@ def measure_ground_change(run_dir: str | Path, claims: Sequence[Claim],
 
 
 def finish_check(run_dir: str | Path, claims: Sequence[Claim], claims_path: str | Path | None = None,
-                 uncovered_aois: Sequence[str] = (), evidence: bool = True) -> list[ClaimVerdict]:
+                 uncovered_aois: Sequence[str] = (), evidence: bool = True,
+                 report: bool = True) -> list[ClaimVerdict]:
     """Judge the claims on a finished run folder and write ``claims.json``, ``claims.csv`` and the evidence.
 
     Steps: ground change over each claim's windows (:func:`measure_ground_change`), verdicts from the run folder
     (:func:`satwatch.claims.verdicts.evaluate_run`), evidence packages (``evidence/<claim>/``), then
-    ``claims.json`` / ``claims.csv`` and a ``claims`` entry in ``run.json``.
+    ``claims.json`` / ``claims.csv`` and a ``claims`` entry in ``run.json``, and last (unless ``report=False``,
+    for a caller that writes the report itself) ``report.html`` with the verdicts.
     """
     from satwatch.claims.evidence import write_evidence
 
@@ -219,9 +222,10 @@ def finish_check(run_dir: str | Path, claims: Sequence[Claim], claims_path: str 
         outputs = set(record.get("outputs", [])) | {p.name for p in run.iterdir() if p.is_file()}
         record["outputs"] = sorted(outputs)
         write_json(record, record_path)
-    from satwatch.outputs.report import publish_report
+    if report:
+        from satwatch.outputs.report import publish_report
 
-    publish_report(run)  # the run's report again, now with the verdicts
+        publish_report(run)  # the run's report again, now with the verdicts
     return verdicts
 
 
@@ -248,13 +252,6 @@ def check_claims(
     finish_check(run_dir, select_claims(plan.claim_ids, plan.claims_path), plan.claims_path, plan.uncovered_aois,
                  evidence)
     return run_dir
-
-
-def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _num(v: float, digits: int = 2) -> str:
@@ -284,7 +281,7 @@ def verdict_table(verdicts: Sequence[ClaimVerdict]) -> str:
             else:
                 effect, acq, sensor = "-", "-", "-"
             rows.append((iv.indicator.label, sensor, iv.verdict.upper(), effect, acq, iv.reason))
-        table = _table(rows, ("indicator", "sensor", "verdict", "effect [CI]", "used/excl b | t", "why"))
+        table = text_table(rows, ("indicator", "sensor", "verdict", "effect [CI]", "used/excl b | t", "why"))
         lines += ["  " + row for row in table.splitlines()]
         lines.append(f"  => {claim.id}: {cv.verdict.upper()} ({cv.reason})")
         for e in cv.expected:
