@@ -1,40 +1,46 @@
 """The ``verify_claim`` flow: fetch and detect what the claims' windows need, then judge and package evidence.
 
 Thin on purpose: it reuses the monitor flow's tasks (plan with the retried search, fetch with retries,
-detect fanned out, publish: ``satwatch.pipeline``'s stages) over the claims' merged baseline and test windows
-only, then one ``judge`` task writes ``claims.json``, ``claims.csv`` and ``evidence/`` with
-:func:`satwatch.claims.check.finish_check`. Every step is a function of
-``satwatch``; ``satwatch claims check`` runs this flow. Importable as ``satwatch.flows.verify_claim``.
+detect fanned out: ``satwatch.pipeline``'s stages) over the claims' merged baseline and test windows only, then
+one ``publish-judged`` task assembles the run folder with the claims judged in it
+(:func:`satwatch.claims.check.claims_judge`: ``claims.json``, ``claims.csv``, ``evidence/``; ``run.json`` and
+the report written once, last). Every step is a function of ``satwatch``; ``satwatch claims check`` runs this
+flow. Importable as ``satwatch.flows.verify_claim``.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from prefect import flow, task
 
-from satwatch.claims.check import CheckPlan, finish_check, plan_check, select_claims
+from satwatch.claims.check import CheckPlan, claims_judge, plan_check
 from satwatch.imagery.archive import Archive
-from satwatch.pipeline import new_run_dir
+from satwatch.pipeline import ExcludedScene, SceneResult, finish_run, new_run_dir
 from satwatch.settings import load_settings
 
 try:  # imported as satwatch.flows.verify_claim (the CLI) or checked as flows.verify_claim (mypy)
-    from .monitor import _RUNNER, _processed, publish, submit_scenes
+    from .monitor import _BACKOFF, _RETRIES, _RUNNER, _processed, _worth_retrying, submit_scenes
 except ImportError:  # loaded by path, e.g. a Prefect entrypoint flows/verify_claim.py:verify_claim
     from satwatch.flows.monitor import (  # type: ignore[import-not-found,no-redef]
+        _BACKOFF,
+        _RETRIES,
         _RUNNER,
         _processed,
-        publish,
+        _worth_retrying,
         submit_scenes,
     )
 
 
-@task(name="judge")
-def judge(run_dir: str, plan: CheckPlan) -> dict[str, str]:
-    """Judge the claims on the published run folder; return verdicts by claim id."""
-    claims = select_claims(plan.claim_ids, plan.claims_path)
-    verdicts = finish_check(run_dir, claims, plan.claims_path, plan.uncovered_aois)
-    return {v.claim.id: v.verdict for v in verdicts}
+@task(name="publish-judged", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5,
+      retry_condition_fn=_worth_retrying)
+def publish_judged(plan: CheckPlan, results: list[SceneResult | ExcludedScene], run_dir: str,
+                   started: datetime) -> dict[str, str]:
+    """Write the run folder with the claims judged in it (run.json and the report once, last); return verdicts."""
+    record = finish_run(plan.request, results, run_dir, started, judge=claims_judge(plan))
+    verdicts: dict[str, str] = json.loads(record.read_text(encoding="utf-8"))["claims"]["verdicts"]
+    return verdicts
 
 
 # Prefect's own annotation of task_runner is narrower than the runners it ships (invariant generic).
@@ -55,7 +61,6 @@ def verify_claim(
     Archive(archive_root).sweep_partials()  # leftovers (> 1 h old) of writes killed in earlier runs
     detected = submit_scenes(plan.request, run_dir, archive_root, periods=plan.periods)
     results = [d.result() for d in detected]
-    publish(plan.request, results, run_dir, started)
-    verdicts = judge(run_dir, plan)
+    verdicts = publish_judged(plan, results, run_dir, started)
     print(f"{_processed(results)}; verdicts {verdicts}; outputs in {run_dir}")
     return run_dir

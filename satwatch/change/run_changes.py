@@ -39,7 +39,14 @@ from satwatch.change.timeseries import (
 from satwatch.errors import InputFileError
 from satwatch.outputs.files import write_csv, write_geojson, write_geopackage, write_json
 
-__all__ = ["CHANGE_LAYERS", "ChangeSummary", "write_changes"]
+__all__ = [
+    "CHANGE_LAYERS",
+    "ChangeOutputs",
+    "ChangeSummary",
+    "compute_changes",
+    "write_change_tables",
+    "write_changes",
+]
 
 log = logging.getLogger("satwatch")
 
@@ -117,6 +124,118 @@ def _aoi_geometries(gpkg: Path) -> dict[str, BaseGeometry]:
     return {str(i): g for i, g in zip(aois["id"], aois.geometry, strict=True)}
 
 
+@dataclass(frozen=True)
+class ChangeOutputs:
+    """The change outputs of a run, in memory: :func:`compute_changes` makes them, the callers write them once."""
+
+    timeseries: pd.DataFrame
+    """``timeseries.csv``: counts per acquisition with used/excluded (``satwatch.change.timeseries``)."""
+    comparisons: pd.DataFrame
+    """``comparisons.csv``: baseline vs test per AOI, class and sensor."""
+    changes: gpd.GeoDataFrame
+    """``changes.geojson``: every change layer merged, with a ``layer`` column (EPSG:4326)."""
+    layers: dict[str, gpd.GeoDataFrame]
+    """The :data:`CHANGE_LAYERS` of ``layers.gpkg``, by name."""
+    summary: ChangeSummary
+    """What ``run.json`` records of them."""
+
+
+def compute_changes(
+    scenes: pd.DataFrame,
+    counts: pd.DataFrame,
+    detections: gpd.GeoDataFrame,
+    baseline: Window,
+    test: Window,
+    aoi_geometries: dict[str, BaseGeometry],
+    min_observed: float = MIN_OBSERVED_FRACTION,
+    pixel: bool = True,
+    min_area_m2: float = 2000.0,
+) -> ChangeOutputs:
+    """Compute a run's change outputs from its frames (nothing read from the run folder, nothing written).
+
+    Args:
+        scenes: one row per used acquisition (``scenes.geojson``'s columns: ``scene_id, aoi, sensor, acquired,
+            observed_fraction, path, simulated``, ...).
+        counts: ``counts.csv``'s rows (:func:`satwatch.change.counts.count_table`).
+        detections: the run's detections (the detections contract).
+        baseline: baseline window (UTC days, inclusive).
+        test: test window.
+        aoi_geometries: AOI polygons (EPSG:4326) by id, for pixel change (an AOI without one: its whole grid).
+        min_observed: least observed fraction (0..1] of an AOI for an acquisition to be used.
+        pixel: compute pixel-level change (reads the archived scenes named in ``scenes``' ``path``; scenes no
+            longer on disk are skipped with a warning).
+        min_area_m2: smallest change polygon kept, m2.
+
+    Raises:
+        UsageError: ``min_observed`` is outside (0, 1].
+    """
+    wb, wt = baseline, test
+    simulated = bool(scenes["simulated"].astype(bool).any()) if len(scenes) else False
+    ts = build_timeseries(counts, min_observed)
+    comparisons = compare_windows(ts, wb, wt)
+
+    obs = scenes["observed_fraction"].astype(float) if len(scenes) else pd.Series(dtype=float)
+    used = scenes[obs >= min_observed] if len(scenes) else scenes
+
+    presences = match_presences(detections, pd.DataFrame(used.drop(columns="geometry", errors="ignore")),
+                                POINT_CLASSES)
+    used_ids = set(used["scene_id"].astype(str)) if len(used) else set()
+    det_used = detections[detections["scene_id"].astype(str).isin(used_ids)] if len(detections) else detections
+    area_det = det_used[det_used["class"].isin(AREA_CLASSES)] if len(det_used) else det_used
+    footprints = footprint_change(
+        area_det[_in_window(area_det["acquired"], wb)] if len(area_det) else area_det,
+        area_det[_in_window(area_det["acquired"], wt)] if len(area_det) else area_det,
+        str(wb), str(wt), min_area_m2,
+    )
+
+    pixel_frames: list[gpd.GeoDataFrame] = []
+    if pixel and len(used):
+        for (aoi, sensor), grp in used.groupby(["aoi", "sensor"], sort=True):
+            if sensor not in ("s1", "s2"):
+                continue
+            found = pixel_change_between(str(sensor), grp, wb, wt, str(aoi), aoi_geometries.get(str(aoi)),
+                                         min_area_m2)
+            if found.baseline_scenes and found.test_scenes:  # else skipped, with a warning
+                pixel_frames.append(found.polygons)
+    pixels = (gpd.GeoDataFrame(pd.concat(pixel_frames, ignore_index=True), geometry="geometry", crs=4326)
+              if pixel_frames else pixel_change("s1", iter(()), iter(())))
+
+    layers = {"change_presences": presences, "change_footprints": footprints, "change_pixels": pixels}
+    merged = [gdf.assign(layer=name) for name, gdf in layers.items() if len(gdf)]
+    changes = (gpd.GeoDataFrame(pd.concat(merged, ignore_index=True), geometry="geometry", crs=4326)
+               if merged else gpd.GeoDataFrame({"layer": [], "simulated": []}, geometry=[], crs=4326))
+    for col in changes.columns:
+        if col not in ("geometry", "simulated", "area_m2", "length_m", "mean_change", "n_seen", "n_acquisitions",
+                       "baseline_scenes", "test_scenes"):
+            changes[col] = changes[col].fillna("").astype(str)
+    if len(changes):
+        changes["simulated"] = changes["simulated"].astype(bool)
+
+    area: dict[str, float] = {}
+    for _, row in pixels.iterrows():
+        key = f"{row['aoi']}/{row['sensor']}/{row['kind']}"
+        area[key] = round(area.get(key, 0.0) + float(row["area_m2"]), 1)
+    summary = ChangeSummary(
+        baseline=str(wb), test=str(wt), min_observed=min_observed,
+        acquisitions_used=len(used), acquisitions_excluded=len(scenes) - len(used),
+        comparisons=tuple(comparisons),
+        presences={str(k): int(v) for k, v in presences["status"].value_counts().sort_index().items()},
+        pixel_change_m2=area,
+        outputs=("timeseries.csv", "comparisons.csv", "changes.geojson", "layers.gpkg"),
+        simulated=simulated,
+    )
+    return ChangeOutputs(timeseries=ts, comparisons=comparisons_frame(comparisons), changes=changes,
+                         layers=layers, summary=summary)
+
+
+def write_change_tables(outputs: ChangeOutputs, run_dir: Path) -> None:
+    """Write ``timeseries.csv``, ``comparisons.csv`` and ``changes.geojson`` (the layers go in ``layers.gpkg``)."""
+    run = Path(run_dir)
+    write_csv(outputs.timeseries, run / "timeseries.csv")
+    write_csv(outputs.comparisons, run / "comparisons.csv")
+    write_geojson(outputs.changes, run / "changes.geojson")
+
+
 def write_changes(
     run_dir: Path,
     baseline: tuple[date, date] | None = None,
@@ -126,7 +245,11 @@ def write_changes(
     min_area_m2: float = 2000.0,
     update_record: bool = False,
 ) -> ChangeSummary:
-    """Compute and write the change outputs of the run folder ``run_dir``; return their summary.
+    """Compute the change outputs of an existing run folder ``run_dir`` again and write them; return their summary.
+
+    Reads ``scenes.geojson``, ``counts.csv``, ``detections.geojson`` (and the AOIs of ``layers.gpkg``), runs
+    :func:`compute_changes` and writes its files; ``layers.gpkg`` keeps its other layers and gets new styles.
+    A monitoring run computes the same from its in-memory frames (:func:`satwatch.pipeline.assemble.finish_run`).
 
     Args:
         run_dir: a run folder written by :func:`satwatch.pipeline.assemble.finish_run`.
@@ -160,76 +283,22 @@ def write_changes(
         wt = Window(*test) if test is not None else default_t
     else:
         wb, wt = Window(*baseline), Window(*test)
-    simulated = bool(scenes["simulated"].astype(bool).any()) if len(scenes) else False
-
-    ts = build_timeseries(counts, min_observed)
-    comparisons = compare_windows(ts, wb, wt)
-    write_csv(ts, run / "timeseries.csv")
-    write_csv(comparisons_frame(comparisons), run / "comparisons.csv")
-
-    obs = scenes["observed_fraction"].astype(float) if len(scenes) else pd.Series(dtype=float)
-    used = scenes[obs >= min_observed] if len(scenes) else scenes
-
-    presences = match_presences(detections, pd.DataFrame(used.drop(columns="geometry")), POINT_CLASSES)
-    used_ids = set(used["scene_id"].astype(str)) if len(used) else set()
-    det_used = detections[detections["scene_id"].astype(str).isin(used_ids)] if len(detections) else detections
-    area_det = det_used[det_used["class"].isin(AREA_CLASSES)] if len(det_used) else det_used
-    footprints = footprint_change(
-        area_det[_in_window(area_det["acquired"], wb)] if len(area_det) else area_det,
-        area_det[_in_window(area_det["acquired"], wt)] if len(area_det) else area_det,
-        str(wb), str(wt), min_area_m2,
-    )
-
-    pixel_frames: list[gpd.GeoDataFrame] = []
-    if pixel and len(used):
-        geoms = _aoi_geometries(run / "layers.gpkg")
-        for (aoi, sensor), grp in used.groupby(["aoi", "sensor"], sort=True):
-            if sensor not in ("s1", "s2"):
-                continue
-            found = pixel_change_between(str(sensor), grp, wb, wt, str(aoi), geoms.get(str(aoi)), min_area_m2)
-            if found.baseline_scenes and found.test_scenes:  # else skipped, with a warning
-                pixel_frames.append(found.polygons)
-    pixels = (gpd.GeoDataFrame(pd.concat(pixel_frames, ignore_index=True), geometry="geometry", crs=4326)
-              if pixel_frames else pixel_change("s1", iter(()), iter(())))
-
-    layers = {"change_presences": presences, "change_footprints": footprints, "change_pixels": pixels}
-    merged = [gdf.assign(layer=name) for name, gdf in layers.items() if len(gdf)]
-    changes = (gpd.GeoDataFrame(pd.concat(merged, ignore_index=True), geometry="geometry", crs=4326)
-               if merged else gpd.GeoDataFrame({"layer": [], "simulated": []}, geometry=[], crs=4326))
-    for col in changes.columns:
-        if col not in ("geometry", "simulated", "area_m2", "length_m", "mean_change", "n_seen", "n_acquisitions",
-                       "baseline_scenes", "test_scenes"):
-            changes[col] = changes[col].fillna("").astype(str)
-    if len(changes):
-        changes["simulated"] = changes["simulated"].astype(bool)
-    write_geojson(changes, run / "changes.geojson")
-
     gpkg = run / "layers.gpkg"
+    outputs = compute_changes(scenes, counts, detections, wb, wt, _aoi_geometries(gpkg) if pixel else {},
+                              min_observed, pixel, min_area_m2)
+    write_change_tables(outputs, run)
     existing: dict[str, gpd.GeoDataFrame] = {}
     if gpkg.is_file():
         for name in pyogrio.list_layers(gpkg)[:, 0]:
             if str(name) not in CHANGE_LAYERS and str(name) != "layer_styles":  # styles: rewritten below
                 existing[str(name)] = gpd.read_file(gpkg, layer=str(name))
-    write_geopackage({**existing, **layers}, gpkg)
+    write_geopackage({**existing, **outputs.layers}, gpkg)
     from satwatch.outputs.styles import write_gpkg_styles
 
     write_gpkg_styles(gpkg)  # QGIS default styles of every layer (docs/outputs.md)
-
-    area: dict[str, float] = {}
-    for _, row in pixels.iterrows():
-        key = f"{row['aoi']}/{row['sensor']}/{row['kind']}"
-        area[key] = round(area.get(key, 0.0) + float(row["area_m2"]), 1)
-    summary = ChangeSummary(
-        baseline=str(wb), test=str(wt), min_observed=min_observed,
-        acquisitions_used=len(used), acquisitions_excluded=len(scenes) - len(used),
-        comparisons=tuple(comparisons),
-        presences={str(k): int(v) for k, v in presences["status"].value_counts().sort_index().items()},
-        pixel_change_m2=area,
-        outputs=("timeseries.csv", "comparisons.csv", "changes.geojson", "layers.gpkg"),
-        simulated=simulated,
-    )
     if update_record and (run / "run.json").is_file():
         record = json.loads((run / "run.json").read_text(encoding="utf-8"))
-        record["changes"] = summary.to_dict()
+        record["changes"] = outputs.summary.to_dict()
         write_json(record, run / "run.json")
-    return summary
+    return outputs.summary
+

@@ -18,7 +18,7 @@ import dataclasses
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -44,7 +44,9 @@ from satwatch.pipeline.request import MonitorRequest, build_request
 __all__ = [
     "CheckPlan",
     "check_claims",
+    "claims_judge",
     "finish_check",
+    "judge_run",
     "measure_ground_change",
     "plan_check",
     "select_claims",
@@ -146,18 +148,20 @@ def plan_check(
 
 
 def measure_ground_change(run_dir: str | Path, claims: Sequence[Claim],
-                          min_observed: float = MIN_OBSERVED_FRACTION) -> Path | None:
+                          min_observed: float = MIN_OBSERVED_FRACTION,
+                          record: dict[str, Any] | None = None) -> Path | None:
     """Pixel-level ground change over each claim's own windows, for its ``ground_change_area_m2`` indicators.
 
     Reads the archived scenes named in ``scenes.geojson`` (used acquisitions only) and writes
     ``claim_ground_change.csv`` (claim, aoi, sensor, area_m2, baseline_scenes, test_scenes, baseline, test,
     simulated) and ``claim_ground_change.geojson`` (the polygons, EPSG:4326). Verdicts then read only these
-    files. Returns the CSV path, or None when no claim has such an indicator on an AOI of the run.
+    files. Returns the CSV path, or None when no claim has such an indicator on an AOI of the run. ``record``:
+    the run's ``run.json`` content when held in memory (see :func:`judge_run`).
     """
     from satwatch.aoi import resolve_aoi
     from satwatch.change.pixel_change import PIXEL_CHANGE_COLUMNS, pixel_change_between
 
-    run = load_run(run_dir)
+    run = load_run(run_dir, record)
     rows: list[dict[str, Any]] = []
     polygons: list[gpd.GeoDataFrame] = []
     done: set[tuple[str, str, str]] = set()
@@ -193,32 +197,63 @@ def measure_ground_change(run_dir: str | Path, claims: Sequence[Claim],
     return write_csv(pd.DataFrame(rows), run_path / GROUND_CHANGE_CSV)
 
 
-def finish_check(run_dir: str | Path, claims: Sequence[Claim], claims_path: str | Path | None = None,
-                 uncovered_aois: Sequence[str] = (), evidence: bool = True,
-                 report: bool = True) -> list[ClaimVerdict]:
-    """Judge the claims on a finished run folder and write ``claims.json``, ``claims.csv`` and the evidence.
+def judge_run(run_dir: str | Path, claims: Sequence[Claim], claims_path: str | Path | None = None,
+              uncovered_aois: Sequence[str] = (), evidence: bool = True,
+              record: dict[str, Any] | None = None) -> tuple[list[ClaimVerdict], dict[str, Any]]:
+    """Judge claims on a run folder; write ``claims.json``, ``claims.csv`` and the evidence (not ``run.json``).
 
     Steps: ground change over each claim's windows (:func:`measure_ground_change`), verdicts from the run folder
-    (:func:`satwatch.claims.verdicts.evaluate_run`), evidence packages (``evidence/<claim>/``), then
-    ``claims.json`` / ``claims.csv`` and a ``claims`` entry in ``run.json``, and last (unless ``report=False``,
-    for a caller that writes the report itself) ``report.html`` with the verdicts.
+    (:func:`satwatch.claims.verdicts.evaluate_run`), evidence packages (``evidence/<claim>/``, unless
+    ``evidence=False``), then ``claims.json`` / ``claims.csv``. ``record`` is the run's ``run.json`` content
+    when the caller holds it in memory (the assemble stage, which writes ``run.json`` after this, once).
+
+    Returns:
+        The verdicts, and the ``claims`` entry of ``run.json`` (claims file, verdicts, uncovered AOIs, outputs).
     """
     from satwatch.claims.evidence import write_evidence
 
     run = Path(run_dir)
     path = Path(claims_path) if claims_path is not None else DEFAULT_CLAIMS
-    measure_ground_change(run, claims)
-    verdicts = evaluate_run(run, claims)
+    measure_ground_change(run, claims, record=record)
+    data = load_run(run, record)
+    verdicts = evaluate_run(data, claims)
     if evidence:
-        verdicts = [dataclasses.replace(v, evidence=write_evidence(run, v)) for v in verdicts]
-    write_claims_outputs(run, verdicts, path, claims_sha256(path) if path.is_file() else None)
+        verdicts = [dataclasses.replace(v, evidence=write_evidence(data, v)) for v in verdicts]
+    write_claims_outputs(run, verdicts, path, claims_sha256(path) if path.is_file() else None, record=data.record)
+    entry = {"claims_file": str(path), "verdicts": {v.claim.id: v.verdict for v in verdicts},
+             "uncovered_aois": list(uncovered_aois), "outputs": ["claims.json", "claims.csv", "evidence/"]}
+    return verdicts, entry
+
+
+def claims_judge(plan: CheckPlan, evidence: bool = True) -> Callable[[Path, dict[str, Any]], dict[str, Any]]:
+    """Return the ``judge`` of :func:`satwatch.pipeline.assemble.finish_run` for a check.
+
+    It runs :func:`judge_run` on the plan's claims, so that a claims run writes ``run.json`` and ``report.html``
+    once, with the verdicts.
+    """
+
+    def judge(run_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
+        claims = select_claims(plan.claim_ids, plan.claims_path)
+        return judge_run(run_dir, claims, plan.claims_path, plan.uncovered_aois, evidence, record)[1]
+
+    return judge
+
+
+def finish_check(run_dir: str | Path, claims: Sequence[Claim], claims_path: str | Path | None = None,
+                 uncovered_aois: Sequence[str] = (), evidence: bool = True,
+                 report: bool = True) -> list[ClaimVerdict]:
+    """Judge the claims on a finished run folder (:func:`judge_run`) and add them to its ``run.json``.
+
+    For a run folder that exists already (``satwatch report --judge``): ``claims.json``, ``claims.csv`` and the
+    evidence are written, ``run.json`` gets a ``claims`` entry, and last (unless ``report=False``, for a caller
+    that writes the report itself) ``report.html`` is written again with the verdicts.
+    """
+    run = Path(run_dir)
+    verdicts, entry = judge_run(run, claims, claims_path, uncovered_aois, evidence)
     record_path = run / "run.json"
     if record_path.is_file():
         record = json.loads(record_path.read_text(encoding="utf-8"))
-        record["claims"] = {
-            "claims_file": str(path), "verdicts": {v.claim.id: v.verdict for v in verdicts},
-            "uncovered_aois": list(uncovered_aois), "outputs": ["claims.json", "claims.csv", "evidence/"],
-        }
+        record["claims"] = entry
         outputs = set(record.get("outputs", [])) | {p.name for p in run.iterdir() if p.is_file()}
         record["outputs"] = sorted(outputs)
         write_json(record, record_path)
@@ -241,17 +276,15 @@ def check_claims(
 
     Plans the claims' AOIs over their merged windows only, fetches and processes each acquisition with the same
     scene stage and fault path as the flows (no-data skipped, unreadable scenes quarantined, fetched again or
-    excluded), assembles the run folder, then judges (:func:`finish_check`). Returns the run folder; its
+    excluded), assembles the run folder and judges the claims in it (:func:`claims_judge`: ``run.json`` and
+    ``report.html`` written once, last, with the verdicts). Returns the run folder; its
     ``claims.json`` holds the verdicts. The flow ``verify_claim`` does the same with retries and fan-out.
     ``evidence=False`` skips the PNGs and layers (verdicts only).
     """
     from satwatch.pipeline.run import run_monitor
 
     plan = plan_check(claim_ids, source, scenario_path, claims_path, detector)
-    run_dir = run_monitor(plan.request, plan.periods)
-    finish_check(run_dir, select_claims(plan.claim_ids, plan.claims_path), plan.claims_path, plan.uncovered_aois,
-                 evidence)
-    return run_dir
+    return run_monitor(plan.request, plan.periods, judge=claims_judge(plan, evidence))
 
 
 def _num(v: float, digits: int = 2) -> str:

@@ -102,17 +102,21 @@ class RunData:
         return tuple(sorted(set(self.scenes.loc[self.scenes["aoi"] == aoi, "sensor"].astype(str))))
 
 
-def load_run(run_dir: str | Path) -> RunData:
+def load_run(run_dir: str | Path, record: dict[str, Any] | None = None) -> RunData:
     """Read the tables verdicts need from a run folder.
 
+    ``record``: the run's ``run.json`` content when the caller holds it in memory (the assemble stage judges
+    claims before it writes ``run.json``, once); default: read from the folder.
+
     Raises:
-        InputFileError: ``run.json`` or ``scenes.geojson`` is missing (not a run folder).
+        InputFileError: ``run.json`` (when ``record`` is None) or ``scenes.geojson`` is missing (not a run folder).
     """
     run = Path(run_dir)
-    for name in ("run.json", "scenes.geojson"):
+    for name in ("scenes.geojson",) if record is not None else ("run.json", "scenes.geojson"):
         if not (run / name).is_file():
             raise InputFileError(f"{run / name} is missing; is {run} a satwatch run folder?")
-    record = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    if record is None:
+        record = json.loads((run / "run.json").read_text(encoding="utf-8"))
     scenes_gdf = gpd.read_file(run / "scenes.geojson")
     scenes = pd.DataFrame(scenes_gdf.drop(columns="geometry"))
     if len(scenes):

@@ -802,15 +802,17 @@ def _numbers(s: SensorResult | None) -> dict[str, Any]:
 
 
 def write_claims_outputs(run_dir: str | Path, verdicts: Sequence[ClaimVerdict], claims_file: str | Path | None,
-                         claims_sha256: str | None = None) -> Path:
+                         claims_sha256: str | None = None, record: dict[str, Any] | None = None) -> Path:
     """Write ``claims.json`` and ``claims.csv`` into the run folder (atomically); return ``claims.json``'s path.
 
     ``claims.json`` holds the run id, the simulated flag and notice, the claims file and its SHA-256, the claim
     definitions the verdicts were made with (``catalog``, enough for :func:`reproduce`) and every verdict.
+    ``record``: the run's ``run.json`` content when held in memory (default: read from the folder, if there).
     """
     run = Path(run_dir)
     simulated = any(v.simulated for v in verdicts)
-    record = json.loads((run / "run.json").read_text(encoding="utf-8")) if (run / "run.json").is_file() else {}
+    if record is None:
+        record = json.loads((run / "run.json").read_text(encoding="utf-8")) if (run / "run.json").is_file() else {}
     doc = {
         "run_id": run.name,
         "simulated": simulated,

@@ -24,8 +24,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``satwatch fetch`` with the parsed ``args``; return the exit code."""
     from tqdm import tqdm
 
-    from satwatch.errors import NoDataError
     from satwatch.imagery.archive import Archive
+    from satwatch.pipeline.scene import ExcludedScene, fetch_scene
     from satwatch.settings import load_settings
 
     aoi, source = real_source(args, show_progress=True)
@@ -39,10 +39,9 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=len(found), desc=f"{source.name} {aoi.id} {args.sensor}", unit="scene", file=sys.stderr) as bar:
         for acquisition in found:
             kept = archive.has(aoi.id, acquisition.sensor, acquisition.acquired)
-            try:
-                path = source.fetch(acquisition, aoi, root)
-            except NoDataError as exc:  # an all-no-data answer: nothing archived, the rest still fetched
-                bar.write(f"skipped: {exc}", file=sys.stdout)
+            path = fetch_scene(source, acquisition, aoi, root)  # the pipeline's fetch and its no-data path
+            if isinstance(path, ExcludedScene):  # an all-no-data answer: nothing archived, the rest still fetched
+                bar.write(f"skipped: {path.reason}", file=sys.stdout)
                 bar.update(1)
                 continue
             entry = archive.get(aoi.id, acquisition.sensor, acquisition.acquired)

@@ -15,7 +15,7 @@ import json
 import logging
 import platform
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import metadata
@@ -29,7 +29,7 @@ from shapely import wkt
 from satwatch.atomic import atomic_path
 from satwatch.change.counts import count_table
 from satwatch.change.error_model import detector_versions, error_models
-from satwatch.change.run_changes import write_changes
+from satwatch.change.run_changes import compute_changes, write_change_tables
 from satwatch.change.timeseries import Window
 from satwatch.detection.auto import detector_record
 from satwatch.detection.detections import concat_detections, empty_detections
@@ -37,7 +37,7 @@ from satwatch.outputs.files import write_csv, write_geojson, write_geopackage, w
 from satwatch.pipeline.request import MonitorRequest
 from satwatch.pipeline.scene import ExcludedScene, SceneResult, cached_detector
 
-__all__ = ["SIMULATED_NOTICE", "finish_run"]
+__all__ = ["SIMULATED_NOTICE", "Judge", "finish_run"]
 
 log = logging.getLogger("satwatch")
 
@@ -46,6 +46,9 @@ SIMULATED_NOTICE = (
     "objects. It demonstrates the method and is not evidence about the real world."
 )
 """The notice of a simulated run's ``run.json`` (and the report's banner)."""
+
+Judge = Callable[[Path, dict[str, Any]], dict[str, Any]]
+"""Judges claims on a run folder given the record of its ``run.json`` (in memory); returns the ``claims`` entry."""
 
 
 def _versions() -> dict[str, str]:
@@ -107,6 +110,7 @@ def finish_run(
     run_dir: str | Path,
     started: datetime,
     extra: dict[str, Any] | None = None,
+    judge: Judge | None = None,
 ) -> Path:
     """Aggregate per-scene results and write the run folder; return the path of ``run.json``.
 
@@ -122,6 +126,10 @@ def finish_run(
     (:class:`satwatch.cache.RunOutputCache`) under a fingerprint of all it depends on; when an earlier run had the
     same fingerprint (a re-run of an unchanged period), those files are copied instead of computed again, and
     ``run.json`` says so (``derived_outputs``).
+
+    ``judge`` (a claims run, :func:`satwatch.claims.check.claims_judge`) is called with the run folder and the
+    record of ``run.json`` before that is written; it writes the claims' files and returns ``run.json``'s
+    ``claims`` entry, so that ``run.json`` and ``report.html`` are written once, with the verdicts.
     """
     from satwatch.cache import RunOutputCache
     from satwatch.settings import load_settings
@@ -190,6 +198,10 @@ def finish_run(
         "outputs": [*sorted(p.name for p in run.iterdir() if p.is_file()), "run.json", "report.html"],
     }
     record.update(extra or {})
+    if judge is not None:  # claims: judged on the files written so far and this record, before run.json
+        claims = judge(run, record)
+        record["outputs"] = sorted({*record["outputs"], *(p.name for p in run.iterdir() if p.is_file())})
+        record["claims"] = claims
     path = write_json(record, run / "run.json")
     from satwatch.outputs.report import publish_report
 
@@ -197,9 +209,24 @@ def finish_run(
     return path
 
 
+def _times_as_read(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with ``acquired`` as a GeoJSON reader returns it (UTC datetimes, ms).
+
+    The change outputs of a run and of ``satwatch change`` over its folder then hold the same text.
+    """
+    if not len(frame) or "acquired" not in frame:
+        return frame
+    return frame.assign(acquired=pd.to_datetime(frame["acquired"], utc=True).astype("datetime64[ms, UTC]"))
+
+
 def _derive_outputs(request: MonitorRequest, run: Path, ordered: Sequence[SceneResult], simulated: bool,
                     by_sensor: dict[str, tuple[str, ...]], error: Any) -> dict[str, Any]:
-    """Write the run's derived files (all but run.json and report.html); return their part of run.json."""
+    """Write the run's derived files, each once, from in-memory frames; return their part of run.json.
+
+    Writes ``truth.geojson`` (simulated runs), ``scenes.geojson``, ``detections.geojson``, ``counts.csv``, the
+    change tables (:func:`satwatch.change.run_changes.compute_changes` over the two halves of the period),
+    ``layers.gpkg`` with every layer, then the QGIS styles; not ``run.json`` or ``report.html``.
+    """
     scenes = gpd.GeoDataFrame(
         [
             {**asdict(r.observability), "source": r.source, "simulated": r.simulated, "detections": r.n_detections,
@@ -227,11 +254,15 @@ def _derive_outputs(request: MonitorRequest, run: Path, ordered: Sequence[SceneR
     write_geojson(scenes, run / "scenes.geojson")
     write_geojson(detections, run / "detections.geojson")
     write_csv(counts, run / "counts.csv")
-    write_geopackage(layers, run / "layers.gpkg")
     changes: dict[str, Any] | None = None
     if ordered and request.end > request.start:  # default windows: the two halves of the period
         baseline, test = Window.halves(request.start, request.end)
-        changes = write_changes(run, (baseline.start, baseline.end), (test.start, test.end)).to_dict()
+        found = compute_changes(_times_as_read(scenes), counts, _times_as_read(detections), baseline, test,
+                                {a.id: a.geometry for a in request.aois})
+        write_change_tables(found, run)
+        layers.update(found.layers)
+        changes = found.summary.to_dict()
+    write_geopackage(layers, run / "layers.gpkg")  # once, every layer
     from satwatch.outputs.styles import write_styles
 
     write_styles(run)  # QGIS styles: layer_styles in layers.gpkg, .qml beside the GeoJSON

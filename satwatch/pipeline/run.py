@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from satwatch.change.timeseries import Window
-from satwatch.pipeline.assemble import finish_run
+from satwatch.pipeline.assemble import Judge, finish_run
 from satwatch.pipeline.plan import PlannedScene, plan_scenes
 from satwatch.pipeline.request import MonitorRequest, new_run_dir, open_source
 from satwatch.pipeline.scene import ExcludedScene, SceneResult, fetch_scene, scene_stage
@@ -47,11 +47,12 @@ def run_scenes(request: MonitorRequest, planned: Sequence[PlannedScene], run_dir
 
 
 def run_monitor(request: MonitorRequest, periods: Sequence[Window] | None = None,
-                run_dir: str | Path | None = None) -> Path:
+                run_dir: str | Path | None = None, judge: Judge | None = None) -> Path:
     """Run the whole job in this process: plan, every scene, assemble; return the run folder.
 
     ``periods`` (windows of :class:`~satwatch.change.timeseries.Window`) limits the search as in
-    :func:`~satwatch.pipeline.plan.plan_scenes`; ``run_dir`` defaults to a new folder under the outputs folder.
+    :func:`~satwatch.pipeline.plan.plan_scenes`; ``run_dir`` defaults to a new folder under the outputs folder;
+    ``judge`` judges claims inside the assemble stage (:func:`~satwatch.pipeline.assemble.finish_run`).
     """
     from satwatch.settings import load_settings
 
@@ -59,5 +60,5 @@ def run_monitor(request: MonitorRequest, periods: Sequence[Window] | None = None
     settings = load_settings()
     run = Path(run_dir) if run_dir is not None else new_run_dir(settings.outputs_dir, request)
     results = run_scenes(request, plan_scenes(request, periods), run, settings.archive_dir)
-    finish_run(request, results, run, started)
+    finish_run(request, results, run, started, judge=judge)
     return run

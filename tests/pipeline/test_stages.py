@@ -6,6 +6,7 @@ Imagery is SIMULATED (the tiny scenario: fictional activity on the real Dunai AO
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -56,9 +57,18 @@ def test_plain_run_goes_through_the_scene_step_once_per_scene(scene_step_calls: 
     assert run_monitor(request) != run_dir and len(scene_step_calls) == 2  # a re-run: the cache, same step
 
 
-def test_check_claims_goes_through_the_scene_step(tmp_path: Path, scene_step_calls: list[str]) -> None:
+def test_check_claims_goes_through_the_scene_step_and_writes_each_file_once(
+        tmp_path: Path, scene_step_calls: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     from satwatch.claims.check import check_claims
 
+    written: list[Path] = []  # every atomic write ends in os.replace (satwatch.atomic)
+    real_replace = os.replace
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        written.append(Path(dst).resolve())
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
     raw = yaml.safe_load(DEFAULT_CLAIMS.read_text())
     [c14] = [c for c in raw["claims"] if c["id"] == "C14"]
     c14.update(id="C14tiny", baseline="2024-09-01/2024-09-10", test="2024-09-11/2024-09-21", conflicts_with=[])
@@ -69,6 +79,11 @@ def test_check_claims_goes_through_the_scene_step(tmp_path: Path, scene_step_cal
     record = json.loads((run_dir / "run.json").read_text())
     assert record["summary"]["scenes"] == len(scene_step_calls) > 0
     assert json.loads((run_dir / "claims.json").read_text())["claims"][0]["id"] == "C14tiny"
+    assert record["claims"]["verdicts"] == {"C14tiny": "inconclusive"} and "claims.json" in record["outputs"]
+    in_run = [p.relative_to(run_dir.resolve()) for p in written if p.is_relative_to(run_dir.resolve())]
+    assert len(in_run) == len(set(in_run)) and {Path("run.json"), Path("report.html"), Path("layers.gpkg"),
+                                                 Path("claims.json")} <= set(in_run)
+    assert [p.name for p in written if p.is_relative_to(run_dir.resolve())][-1] == "report.html"  # run.json before
 
 
 def test_batch_and_the_cli_go_through_the_scene_step(tmp_path: Path, scene_step_calls: list[str],
