@@ -121,7 +121,7 @@ def water_mask(scene: Scene, clear: npt.NDArray[np.bool_], gsd_m: float) -> npt.
 
     bands = set(scene.bands)
     if {"VV"} <= bands:
-        return sar_water_mask(scene.band("VV"), clear, gsd_m)
+        return sar_water_mask(scene.band("VV"), clear, gsd_m, vh_db=scene.band("VH") if "VH" in bands else None)
     for green, nir in (("B03", "B08"), ("G", "N")):
         if {green, nir} <= bands:
             scl = scene.band("SCL") if "SCL" in bands else None

@@ -550,7 +550,7 @@ def detect_sar(scene: Scene, params: SarParams | None = None) -> list[Detection]
         vv_db, valid, gsd, threshold_db=p.water_threshold_db, smooth_m=p.water_smooth_m, median_m=p.water_median_m,
         open_m=p.water_open_m, fine_smooth_m=p.water_fine_smooth_m, fine_sigmas=p.water_fine_sigmas,
         min_water_area_m2=p.min_water_area_m2, max_hole_m2=p.max_hole_m2,
-        shore_buffer_m=p.shore_buffer_m,
+        shore_buffer_m=p.shore_buffer_m, vh_db=scene.band("VH") if "VH" in scene.bands else None,
     )
     if not water.any():
         return []

@@ -36,9 +36,11 @@ from affine import Affine
 
 from satwatch.detection.figures import Figures, SceneTally, figures_from_tallies
 from satwatch.imagery.scene import Scene
+from satwatch.imagery.speckle import SPECKLE_LOOKS, correlated_speckle
 
 __all__ = [
-    "SPLITS", "ValidationItem", "ValidationSet", "concat_labels", "embed_in_clutter", "real_sets", "score",
+    "SPLITS", "ValidationItem", "ValidationSet", "concat_labels", "embed_in_clutter", "opensarship_items", "real_sets",
+    "score",
     "tally_scenes", "with_hull_cloud",
 ]
 
@@ -107,8 +109,9 @@ def _scene_km2(scene: Scene) -> float:
 def embed_in_clutter(scene: Scene, canvas_px: int = CANVAS_PX, seed: int = 0, ring_px: int = 3) -> Scene:
     """Place a small Sentinel-1 chip (sigma0 dB) at the centre of a sea-clutter canvas of its own statistics.
 
-    Per band, the clutter is gamma-distributed linear intensity whose mean and equivalent number of looks are
-    those of the chip's outer ring (``ring_px`` wide; the ship sits at the centre, so the ring is sea). The
+    Per band, the clutter is speckle correlated over about two pixels, as real GRD sea is
+    (:func:`~satwatch.imagery.speckle.correlated_speckle`), whose mean and (rounded) equivalent number of looks
+    are those of the chip's outer ring (``ring_px`` wide; the ship sits at the centre, so the ring is sea). The
     canvas keeps the chip's pixel size and CRS; the chip's pixels are unchanged. Chips larger than the canvas
     are returned as they are.
 
@@ -128,8 +131,8 @@ def embed_in_clutter(scene: Scene, canvas_px: int = CANVAS_PX, seed: int = 0, ri
         lin = lin[np.isfinite(lin)]
         mean = float(np.mean(lin)) if len(lin) else 1e-3
         var = float(np.var(lin)) if len(lin) > 1 else mean**2
-        looks = float(np.clip(mean**2 / var, 1.0, 20.0)) if var > 0 else 5.0
-        clutter = rng.gamma(looks, mean / looks, size=(ch, cw))
+        looks = int(np.clip(round(mean**2 / var), 1, 20)) if var > 0 else SPECKLE_LOOKS
+        clutter = mean * correlated_speckle((ch, cw), rng, looks=looks)
         out[i] = (10.0 * np.log10(np.maximum(clutter, 1e-12))).astype(np.float32)
     r0, c0 = (ch - h) // 2, (cw - w) // 2
     out[:, r0:r0 + h, c0:c0 + w] = scene.data
@@ -218,6 +221,21 @@ def _labelled_items(loaded: Sequence[Any], groups: tuple[str, ...], cls: str,
     return items
 
 
+def opensarship_items(groups: tuple[str, ...]) -> list[ValidationItem]:
+    """OpenSARShip chips of ``groups`` as scored scenes, each embedded in sea clutter of its own statistics.
+
+    See :func:`embed_in_clutter`. Unmatched detections count as false alarms only on chips recorded as neither
+    in port nor with several ships.
+    """
+    from satwatch.detection.data.opensarship import load_chips
+
+    def clean(item: Any) -> bool:
+        lab = item.labels
+        return bool(len(lab)) and not bool(lab["multi_ship"].any()) and not bool(lab["port"].any())
+
+    return _labelled_items(load_chips(), groups, "vessel", negatives=clean, embed=True)
+
+
 def real_sets(profile: str) -> list[ValidationSet]:
     """Return the real validation sets of a profile (those whose data is present under ``../shared/data``)."""
     from satwatch.detection.data.labelled import real_data_root
@@ -237,16 +255,8 @@ def real_sets(profile: str) -> list[ValidationSet]:
                                       tuple(_labelled_items(load_chips(), groups, "vessel"))))
     elif profile == "s1":
         if (data_root / "opensarship").is_dir():
-            from satwatch.detection.data.opensarship import load_chips as load_sar
-
-            def clean(item: Any) -> bool:
-                lab = item.labels
-                return bool(len(lab)) and not bool(lab["multi_ship"].any()) and not bool(lab["port"].any())
-
-            groups = SPLITS["opensarship"]["validation"]
             sets.append(ValidationSet("opensarship-val", "vessel",
-                                      tuple(_labelled_items(load_sar(), groups, "vessel", negatives=clean,
-                                                            embed=True))))
+                                      tuple(opensarship_items(SPLITS["opensarship"]["validation"]))))
     elif profile == "vhr" and (data_root / "aerial_vehicles").is_dir():
         from satwatch.detection.data.aerial_vehicles import load_images
 

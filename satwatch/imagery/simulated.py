@@ -36,7 +36,9 @@ Sensors (all on the AOI's UTM grid, ``aoi.utm_epsg``)
       :func:`satwatch.imagery.bands.scl_not_clear`).
     - ``s1``: 10 m, ``VV VH`` sigma0 in dB: sea clutter from the day's wind speed (calmer near the coast),
       land and urban brighter, ships as bright scatterers with cross-shaped sidelobes, dark wakes, a PSF
-      (sigma 0.8 px), thermal noise floor and multiplicative gamma speckle (ENL 4.4) in linear power.
+      (sigma 0.8 px), thermal noise floor and multiplicative speckle of 4 looks correlated over about two
+      pixels (:func:`~satwatch.imagery.speckle.correlated_speckle`) in linear power. Speckle and ship brightness
+      are calibrated on real OpenSARShip chips (``scripts/s1_clutter_stats.py``; version 5).
     - ``vhr``: 0.5 m ``R G B N`` reflectance, never the whole AOI: a window of at most 2048 x 2048 px
       (1024 m) centred on the planted land activity (encampment, else the first vehicle park), else the first
       berth, else the AOI centre; individual vehicles, tents and ship superstructures are visible. No clouds.
@@ -84,6 +86,7 @@ from satwatch.imagery.bands import scl_not_clear
 from satwatch.imagery.scenario import Activity, Scenario, overpass_time, s1_orbit_pass, stable_seed
 from satwatch.imagery.scene import SENSOR_BANDS, SENSORS, Scene, SceneMeta, format_acquired
 from satwatch.imagery.source import Acquisition
+from satwatch.imagery.speckle import correlated_speckle
 
 __all__ = [
     "BRIGHT_HULL_MIN_LENGTH_M",
@@ -100,7 +103,7 @@ __all__ = [
     "scene_grid",
 ]
 
-SIMULATOR_VERSION = "4"
+SIMULATOR_VERSION = "5"
 """Bumped whenever rendering changes, so archived simulated scenes are rendered again."""
 
 F32 = npt.NDArray[np.float32]
@@ -173,6 +176,25 @@ _S1_DB = np.array([
     [-4.0, -11.0], [-11.0, -19.0], [-17.0, -25.0], [-10.0, -18.0],
 ], dtype=np.float32)
 _S1_TEXTURE_DB = np.array([0.0, 1.5, 2.0, 1.5, 5.0, 1.0, 1.0, 1.5], dtype=np.float32)
+# Sentinel-1 ships, calibrated on the real OpenSARShip training package (2016-01-31, 70 ships with lengths;
+# ``scripts/s1_clutter_stats.py``): brightest pixel within 4 px of the centre VV 6.0 + 17.3 log10(L/100) dB
+# (residual spread 4.7 dB), VH -3.9 + 13.3 log10(L/100) (2.9 dB). Up to simulator version 4 the same fit gave
+# VV 15.5 + 18.1 log10(L/100) (3.2 dB) and VH 9.0 + 19.2 log10(L/100): ships 9.5 dB too bright in VV and
+# 12.9 dB in VH, and too alike; version 5 gives VV 6.0 + 19.3 log10(L/100) (5.0 dB) and VH -4.2 + 16.9
+# log10(L/100) (2.9 dB) on 76 ships of scenarios/train.yaml. Values are the hull's sigma0 before the PSF.
+S1_REAL_SHIP_PEAKS: dict[str, tuple[float, float, float]] = {"VV": (6.0, 17.3, 4.7), "VH": (-3.9, 13.3, 2.9)}
+"""Real Sentinel-1 ships the simulator is calibrated on: per band ``(a, b, spread)`` of the least-squares fit
+``peak_dB = a + b log10(L / 100 m)`` of the brightest pixel within 4 px of the ship's centre, and the residual
+standard deviation, dB; measured by ``scripts/s1_clutter_stats.py`` on the OpenSARShip training package."""
+_S1_SHIP_DB_100M = 4.3
+"""VV sigma0 of a 100 m hull, dB (the superstructure 4 dB more)."""
+_S1_SHIP_DB_PER_DECADE = 12.0
+"""Added to a hull's sigma0 per decade of length, dB."""
+_S1_SHIP_VH_BELOW_VV_DB = (10.4, 9.4)
+"""VH below VV, dB, for the hull and the superstructure."""
+_S1_SHIP_SPREAD_DB = 3.4
+"""Standard deviation of a vessel's own VV brightness offset, dB (drawn once per vessel; the real spread 4.7 dB
+less the 3.2 dB the simulator already had from size, PSF and speckle)."""
 # Object materials, bands B02 B03 B04 B08 B11 B12.
 _DECKS = np.array([
     [0.140, 0.150, 0.160, 0.190, 0.180, 0.150],  # naval grey
@@ -1238,11 +1260,13 @@ class _Canvas:
         hull = (aw <= half_b) & (u >= -half_l) & (u <= half_l) & ((u <= half_l - bow) | (aw <= half_b * (half_l - u)
                                                                                           / bow))
         sup = (u >= -half_l + 0.04 * v.length) & (u <= -half_l + 0.22 * v.length) & (aw <= 0.4 * v.width)
-        db = 4.0 + 14.0 * math.log10(v.length / 20.0)
+        db = _S1_SHIP_DB_100M + _S1_SHIP_DB_PER_DECADE * math.log10(v.length / 100.0)
+        offset = float(np.clip(_rng(v.object_id, "s1-brightness").normal(0.0, _S1_SHIP_SPREAD_DB), -8.0, 8.0))
+        hull_vh, sup_vh = _S1_SHIP_VH_BELOW_VV_DB
         hull_cov = self._cover(hull, win)
         self.hulls[v.object_id] = (win, hull_cov)
-        self.paint(win, hull_cov, self.material(_DECKS[v.deck], (db, db - 7.0)))
-        self.paint(win, self._cover(sup, win), self.material(_WHITE, (db + 4.0, db - 2.0)))
+        self.paint(win, hull_cov, self.material(_DECKS[v.deck], (db + offset, db - hull_vh)))
+        self.paint(win, self._cover(sup, win), self.material(_WHITE, (db + 4.0 + offset, db + 4.0 - sup_vh)))
 
     def wake(self, ship: _Ship) -> None:
         """Turbulent wake and Kelvin arms behind a moving ship (optical: bright foam; SAR: dark trail)."""
@@ -1546,9 +1570,7 @@ def _render_s1(world: _World, aoi: AOI, scenario: Scenario, grid: _Grid, acquire
         _sidelobes(sigma, grid, ship)
     sigma[0] += np.float32(10 ** (-25.0 / 10))
     sigma[1] += np.float32(10 ** (-28.0 / 10))
-    rng = _rng(scenario.seed, aoi.id, "s1", stamp, "speckle")
-    enl = 4.4
-    sigma *= rng.gamma(enl, 1.0 / enl, sigma.shape).astype(np.float32)
+    sigma *= correlated_speckle(sigma.shape, _rng(scenario.seed, aoi.id, "s1", stamp, "speckle"))
     db = (10.0 * np.log10(np.maximum(sigma, 1e-5))).astype(np.float32)
     np.clip(db, -40.0, 35.0, out=db)
     props = {"sat:orbit_state": s1_orbit_pass(aoi.id), "satwatch:wind_speed_ms": round(speed, 2),

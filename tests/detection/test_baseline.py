@@ -131,6 +131,32 @@ def test_s1_big_ship_with_sidelobes_is_searched_not_land() -> None:
     assert any(math.hypot(r.centre[0] - 200.0, r.centre[1] - 150.0) <= 5 for r in found), found
 
 
+def test_s1_windy_sea_is_water_by_its_cross_polarisation() -> None:
+    """Wind-roughened sea at -11 dB VV is as bright as land, but VV - VH is 13 dB there against 6 dB on land
+    (the windy OpenSARShip training package looks so): with VH it is searched and its ship found; land, and
+    bright urban blocks with a high ratio, stay land."""
+    rng = np.random.default_rng(4)
+    ships = FLEET[2:3]
+    scene = s1_scene(SHAPE, ships, LAND, seed=4, sea_db=-11.0, land_db=-8.0, ship_db=8.0)
+    vv = scene.data[0]
+    urban = np.zeros(SHAPE, dtype=bool)
+    urban[20:60, 10:60] = True  # on land: VV -3 dB, VH 11 dB below
+    vv[urban] = -3.0 + 10 * np.log10(rng.gamma(4.4, 1 / 4.4, int(urban.sum())))
+    speckle = 10 * np.log10(rng.gamma(4.4, 1 / 4.4, SHAPE))
+    vh = np.where(LAND, vv - 6.0, -24.0 + speckle).astype(np.float32)
+    vh[urban] = vv[urban] - 11.0
+    scene.data[1] = vh
+    valid = np.isfinite(vv)
+    sea = ~LAND
+    sea[:, :90] = False  # away from the shore buffer
+    without = sar_water_mask(vv, valid, 10.0)
+    assert without[sea].mean() < 0.5  # the VV threshold alone calls most of this sea land
+    water = sar_water_mask(vv, valid, 10.0, vh_db=vh)
+    assert water[sea].mean() > 0.95
+    assert not water[LAND].any()
+    _check(detect_sar(scene), ships, 10.0)
+
+
 def test_optical_water_mask_keeps_vessels_and_drops_land() -> None:
     scene = optical_scene("s2", SHAPE, FLEET, LAND, seed=0)
     green, nir = scene.band("B03"), scene.band("B08")

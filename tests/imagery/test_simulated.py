@@ -208,7 +208,7 @@ def test_s1_is_sigma0_in_db(clear_s1: Rendered, clear_s2: Rendered) -> None:
     vv_water, vv_land = np.median(data[0][water]), np.median(data[0][land])
     assert -30 < vv_water < -8 and -15 < vv_land < 0 and vv_land > vv_water + 3
     assert np.median(data[1][land]) < np.median(data[0][land])  # cross-pol is weaker
-    # Speckle: a homogeneous patch has the spread of a gamma(4.4) variable (~2.2 dB std).
+    # Speckle: a homogeneous patch has the spread of a gamma(4) variable (~2.3 dB std).
     assert 1.2 < np.std(data[0][land]) < 6
     assert clear_s1.properties["sat:orbit_state"] in ("ascending", "descending")
 
@@ -294,3 +294,33 @@ def test_no_room_is_a_scenario_error() -> None:
                     activity=(_steady("tiny_inland", "encampment", "land", 2_000_000),))
     with pytest.raises(ScenarioError, match=r"too small|no open land"):
         render(inland, datetime(2024, 9, 2, 2, tzinfo=UTC), "s2", scen)
+
+
+def test_s1_sea_and_ships_match_the_real_calibration() -> None:
+    """Sea speckle grain and ship brightness against real OpenSARShip figures (scripts/s1_clutter_stats.py)."""
+    from scipy import ndimage
+
+    from satwatch.imagery.speckle import intensity_autocorrelation
+
+    scenario = Scenario(name="calibration", aois=("ru_dunai",), start=T0, end=T1, seed=11, cloud_cover=0.0,
+                        activity=(_steady("ru_dunai", "vessel", "anchor", 24, (25.0, 250.0)),))
+    r = render(DUNAI, scenario.acquisitions(DUNAI, "s1")[0], "s1", scenario)
+    world = simulated._world(DUNAI, scenario.seed, scenario.activities("ru_dunai"))
+    cls = simulated._landcover(world, simulated._bbox_grid(DUNAI, GSD_M["s1"]))[0]
+    sea = ndimage.binary_erosion(cls == simulated.WATER, iterations=10)
+    lin = 10.0 ** (r.scene.data[0] / 10.0)
+    sea &= lin < 10 * np.median(lin[sea])
+    assert 0.5 < np.mean(intensity_autocorrelation(lin, sea, 1)) < 0.85  # real sea 0.63-0.68
+    rows = []
+    for row in r.truth[r.truth["class"] == "vessel"].itertuples():
+        rr, cc = _rc(r, row.geometry.x, row.geometry.y)
+        rows.append((math.log10(row.length_m / 100.0), r.scene.data[0, rr - 4:rr + 5, cc - 4:cc + 5].max(),
+                     r.scene.data[1, rr - 4:rr + 5, cc - 4:cc + 5].max()))
+    a = np.array(rows)
+    assert len(a) >= 20
+    x = np.c_[np.ones(len(a)), a[:, 0]]
+    for j, band in ((1, "VV"), (2, "VH")):
+        (intercept, slope), *_ = np.linalg.lstsq(x, a[:, j], rcond=None)
+        real = simulated.S1_REAL_SHIP_PEAKS[band]
+        assert abs(intercept - real[0]) < 3.0, (band, intercept, real)
+        assert abs(slope - real[1]) < 8.0, (band, slope, real)
