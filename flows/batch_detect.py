@@ -18,20 +18,20 @@ from satwatch.pipeline import build_request, plan_scenes
 from satwatch.settings import load_settings
 
 try:  # imported as satwatch.flows.batch_detect (the CLI) or checked as flows.batch_detect (mypy)
-    from .monitor import _BACKOFF, _RETRIES, _RUNNER, _worth_retrying, fetch, search
+    from .monitor import BACKOFF, RETRIES, RUNNER, fetch, search, worth_retrying
 except ImportError:  # loaded by path, e.g. a Prefect entrypoint flows/batch_detect.py:batch_detect
     from satwatch.flows.monitor import (  # type: ignore[import-not-found,no-redef]
-        _BACKOFF,
-        _RETRIES,
-        _RUNNER,
-        _worth_retrying,
+        BACKOFF,
+        RETRIES,
+        RUNNER,
         fetch,
         search,
+        worth_retrying,
     )
 
 
-@task(name="detect-batch", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5,
-      retry_condition_fn=_worth_retrying)
+@task(name="detect-batch", retries=RETRIES, retry_delay_seconds=BACKOFF, retry_jitter_factor=0.5,
+      retry_condition_fn=worth_retrying)
 def detect_batch(scenes: list[str], out_dir: str | None, detector: str | None, device: str, batch_size: int,
                  workers: int, precision: str = "auto") -> BatchSummary:
     """Detect every scene (one process, one device); return the summary (paths and numbers)."""
@@ -41,7 +41,7 @@ def detect_batch(scenes: list[str], out_dir: str | None, detector: str | None, d
 
 
 # Prefect's own annotation of task_runner is narrower than the runners it ships (invariant generic).
-@flow(name="batch_detect", log_prints=True, task_runner=_RUNNER)  # type: ignore[arg-type]
+@flow(name="batch_detect", log_prints=True, task_runner=RUNNER)  # type: ignore[arg-type]
 def batch_detect(
     scenes: list[str] | None = None,
     aois: list[str] | None = None,

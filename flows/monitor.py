@@ -57,7 +57,7 @@ from satwatch.run_summary import changes_markdown, counts_rows
 from satwatch.settings import load_settings
 
 # One scene per core at a time: rendering and detection are numpy-bound and each holds a few hundred MB.
-_RUNNER: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=max(1, min(8, os.cpu_count() or 1)))
+RUNNER: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=max(1, min(8, os.cpu_count() or 1)))
 
 
 def task_runner(dask_address: str | None = None, max_workers: int | None = None) -> TaskRunner[Any]:
@@ -92,7 +92,7 @@ def period(start: date | None, end: date | None, lookback_days: int | None,
     return start or end - timedelta(days=lookback_days - 1), end
 
 
-def _worth_retrying(task: object, task_run: object, state: State[Any]) -> bool:
+def worth_retrying(task: object, task_run: object, state: State[Any]) -> bool:
     """Retry I/O failures; never a user's mistake, rejected credentials or an all-no-data answer.
 
     Each of those fails the same way again, and a no-data answer costs processing units every time it is asked.
@@ -108,19 +108,19 @@ def _worth_retrying(task: object, task_run: object, state: State[Any]) -> bool:
     return False
 
 
-_RETRIES = 3
-_BACKOFF = exponential_backoff(backoff_factor=2)  # 2 s, 4 s, 8 s, each with up to 50 % jitter
+RETRIES = 3
+BACKOFF = exponential_backoff(backoff_factor=2)  # 2 s, 4 s, 8 s, each with up to 50 % jitter
 
 
-@task(name="search", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5,
-      retry_condition_fn=_worth_retrying)
+@task(name="search", retries=RETRIES, retry_delay_seconds=BACKOFF, retry_jitter_factor=0.5,
+      retry_condition_fn=worth_retrying)
 def search(request: MonitorRequest, aoi: AOI, sensor: str) -> list[Acquisition]:
     """List the acquisitions of one AOI and sensor in the request's period."""
     return open_source(request).search(aoi, request.start, request.end, sensor)
 
 
-@task(name="fetch", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5,
-      retry_condition_fn=_worth_retrying)
+@task(name="fetch", retries=RETRIES, retry_delay_seconds=BACKOFF, retry_jitter_factor=0.5,
+      retry_condition_fn=worth_retrying)
 def fetch(request: MonitorRequest, acquisition: Acquisition, aoi: AOI, archive_root: str) -> str | ExcludedScene:
     """Bring one acquisition into the archive (no-op when it is there) and return the scene path.
 
@@ -131,8 +131,8 @@ def fetch(request: MonitorRequest, acquisition: Acquisition, aoi: AOI, archive_r
     return fetched if isinstance(fetched, ExcludedScene) else str(fetched)
 
 
-@task(name="detect", retries=1, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5,
-      retry_condition_fn=_worth_retrying)
+@task(name="detect", retries=1, retry_delay_seconds=BACKOFF, retry_jitter_factor=0.5,
+      retry_condition_fn=worth_retrying)
 def detect(request: MonitorRequest, acquisition: Acquisition, aoi: AOI, fetched: str | ExcludedScene, run_dir: str,
            archive_root: str) -> SceneResult | ExcludedScene:
     """Detect objects in one scene and measure what it observed.
@@ -142,15 +142,15 @@ def detect(request: MonitorRequest, acquisition: Acquisition, aoi: AOI, fetched:
     return scene_stage(request, acquisition, aoi, fetched, run_dir, archive_root)
 
 
-@task(name="publish", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5,
-      retry_condition_fn=_worth_retrying)
+@task(name="publish", retries=RETRIES, retry_delay_seconds=BACKOFF, retry_jitter_factor=0.5,
+      retry_condition_fn=worth_retrying)
 def publish(request: MonitorRequest, results: list[SceneResult | ExcludedScene], run_dir: str,
             started: datetime) -> str:
     """Write the run folder's outputs; return the path of run.json."""
     return str(finish_run(request, results, run_dir, started))
 
 
-@task(name="report", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5)
+@task(name="report", retries=RETRIES, retry_delay_seconds=BACKOFF, retry_jitter_factor=0.5)
 def report(run_dir: str, key: str) -> str:
     """Publish the run's artifacts: a table of counts and a markdown note of changes and verdicts; return the note."""
     slug = re.sub(r"[^a-z0-9-]+", "-", key.lower()).strip("-") or "monitor"
@@ -178,7 +178,7 @@ def submit_scenes(request: MonitorRequest, run_dir: str, archive_root: str,
             for p, f in zip(planned, fetched, strict=True)]
 
 
-def _processed(results: list[SceneResult | ExcludedScene]) -> str:
+def processed(results: list[SceneResult | ExcludedScene]) -> str:
     """``N scenes processed`` and, when some were excluded, which (for the flow's log)."""
     excluded = [r for r in results if isinstance(r, ExcludedScene)]
     text = f"{len(results) - len(excluded)} scenes processed"
@@ -212,7 +212,7 @@ def _prepare(settings_archive: str) -> None:
 
 
 # Prefect's own annotation of task_runner is narrower than the runners it ships (invariant generic).
-@flow(name="monitor", log_prints=True, task_runner=_RUNNER)  # type: ignore[arg-type]
+@flow(name="monitor", log_prints=True, task_runner=RUNNER)  # type: ignore[arg-type]
 def monitor(
     aois: list[str] | None = None,
     start: date | None = None,
@@ -237,11 +237,11 @@ def monitor(
     results = [d.result() for d in submit_scenes(request, run_dir, archive_root)]
     publish(request, results, run_dir, started)
     report(run_dir, request.name)
-    print(f"{_processed(results)}; outputs in {run_dir}")
+    print(f"{processed(results)}; outputs in {run_dir}")
     return run_dir
 
 
-@flow(name="monitor_catalog", log_prints=True, task_runner=_RUNNER)  # type: ignore[arg-type]
+@flow(name="monitor_catalog", log_prints=True, task_runner=RUNNER)  # type: ignore[arg-type]
 def monitor_catalog(
     aois: list[str] | None = None,
     start: date | None = None,

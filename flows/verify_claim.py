@@ -21,20 +21,20 @@ from satwatch.pipeline import ExcludedScene, SceneResult, finish_run, new_run_di
 from satwatch.settings import load_settings
 
 try:  # imported as satwatch.flows.verify_claim (the CLI) or checked as flows.verify_claim (mypy)
-    from .monitor import _BACKOFF, _RETRIES, _RUNNER, _processed, _worth_retrying, submit_scenes
+    from .monitor import BACKOFF, RETRIES, RUNNER, processed, submit_scenes, worth_retrying
 except ImportError:  # loaded by path, e.g. a Prefect entrypoint flows/verify_claim.py:verify_claim
     from satwatch.flows.monitor import (  # type: ignore[import-not-found,no-redef]
-        _BACKOFF,
-        _RETRIES,
-        _RUNNER,
-        _processed,
-        _worth_retrying,
+        BACKOFF,
+        RETRIES,
+        RUNNER,
+        processed,
         submit_scenes,
+        worth_retrying,
     )
 
 
-@task(name="publish-judged", retries=_RETRIES, retry_delay_seconds=_BACKOFF, retry_jitter_factor=0.5,
-      retry_condition_fn=_worth_retrying)
+@task(name="publish-judged", retries=RETRIES, retry_delay_seconds=BACKOFF, retry_jitter_factor=0.5,
+      retry_condition_fn=worth_retrying)
 def publish_judged(plan: CheckPlan, results: list[SceneResult | ExcludedScene], run_dir: str,
                    started: datetime) -> dict[str, str]:
     """Write the run folder with the claims judged in it (run.json and the report once, last); return verdicts."""
@@ -44,7 +44,7 @@ def publish_judged(plan: CheckPlan, results: list[SceneResult | ExcludedScene], 
 
 
 # Prefect's own annotation of task_runner is narrower than the runners it ships (invariant generic).
-@flow(name="verify_claim", log_prints=True, task_runner=_RUNNER)  # type: ignore[arg-type]
+@flow(name="verify_claim", log_prints=True, task_runner=RUNNER)  # type: ignore[arg-type]
 def verify_claim(
     claim_ids: list[str],
     source: str = "simulated",
@@ -62,5 +62,5 @@ def verify_claim(
     detected = submit_scenes(plan.request, run_dir, archive_root, periods=plan.periods)
     results = [d.result() for d in detected]
     verdicts = publish_judged(plan, results, run_dir, started)
-    print(f"{_processed(results)}; verdicts {verdicts}; outputs in {run_dir}")
+    print(f"{processed(results)}; verdicts {verdicts}; outputs in {run_dir}")
     return run_dir

@@ -77,11 +77,11 @@ def test_cli_run_tiny_scenario_offline(tmp_path: Path) -> None:
 
 def test_io_tasks_retry_failures_but_not_mistakes_or_credentials() -> None:
     from prefect.states import Failed
-    from satwatch.flows.monitor import _worth_retrying
+    from satwatch.flows.monitor import worth_retrying
 
     from satwatch.errors import CredentialsError, ProviderError, UsageError
 
-    assert not _worth_retrying(None, None, Failed(data=CredentialsError("rejected")))
-    assert not _worth_retrying(None, None, Failed(data=UsageError("bad date")))
-    assert _worth_retrying(None, None, Failed(data=ProviderError("503 after retries")))
-    assert _worth_retrying(None, None, Failed(data=OSError("disk")))
+    assert not worth_retrying(None, None, Failed(data=CredentialsError("rejected")))
+    assert not worth_retrying(None, None, Failed(data=UsageError("bad date")))
+    assert worth_retrying(None, None, Failed(data=ProviderError("503 after retries")))
+    assert worth_retrying(None, None, Failed(data=OSError("disk")))
