@@ -27,7 +27,7 @@ SATWATCH = Path(sys.executable).with_name("satwatch")
 
 # (label, pattern in "file:line(function)") of the parts worth naming in the profile of the re-run
 PARTS = (
-    ("whole command (after python start-up)", "satwatch/cli.py", "main"),
+    ("whole command (after python start-up)", "satwatch/cli/__init__.py", "main"),
     ("  the flow call (Prefect engine, the rest is imports and checks)", "prefect/flows.py", "__call__"),
     ("    start-up: temporary Prefect server, API client", "flow_engine.py", "initialize_run"),
     ("    flow body", "flows/monitor.py", "monitor"),
