@@ -37,6 +37,7 @@ with the scene's ground sample distance.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -202,6 +203,11 @@ def erode_box(mask: BoolArray, radius_px: int) -> BoolArray:
     return np.asarray(frac > 1.0 - 0.5 / (size * size), dtype=bool)
 
 
+def _to_pixels(blocks: npt.NDArray[Any], factor: int, shape: tuple[int, int]) -> npt.NDArray[Any]:
+    """Repeat each block value over its ``factor`` x ``factor`` pixels, cropped to ``shape`` (height, width)."""
+    return np.repeat(np.repeat(blocks, factor, axis=0), factor, axis=1)[:shape[0], :shape[1]]
+
+
 def _odd_px(metres: float, gsd_m: float) -> int:
     return max(1, round(metres / gsd_m) | 1)
 
@@ -273,7 +279,7 @@ def _two_scale(
     if vessel_peak is not None:
         coarse_water = _fill_bright_holes(coarse_water, known, index, valid, factor, vessel_peak,
                                           int(VESSEL_BLOB_HOLES * max_hole_m2 / (gsd_m * factor) ** 2))
-    bodies = np.repeat(np.repeat(coarse_water, factor, axis=0), factor, axis=1)[:h, :w] & valid
+    bodies = _to_pixels(coarse_water, factor, (h, w)) & valid
     fine_size = _odd_px(fine_smooth_m, gsd_m)
     fine_index = index
     if fine_size > 1:
@@ -293,14 +299,14 @@ def _two_scale(
             local = ndimage.uniform_filter(np.where(clear, smooth, 0.0).astype(np.float32), reach, mode="nearest")
             share = ndimage.uniform_filter(clear.astype(np.float32), reach, mode="nearest")
             coarse_level = np.where(share > 0.05, local / share, typical).astype(np.float32)
-        level = np.repeat(np.repeat(coarse_level, factor, axis=0), factor, axis=1)[:h, :w]
+        level = _to_pixels(coarse_level, factor, (h, w))
         resid = (fine_index - level)[bodies]
         spread = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
         sign = 1.0 if water_below else -1.0
         bound = (level + np.float32(sign * fine_sigmas * spread)).astype(np.float32)
         limit = np.minimum(bound, np.float32(threshold)) if water_below else np.maximum(bound, np.float32(threshold))
         if forced.any():
-            limit = np.where(np.repeat(np.repeat(forced, factor, axis=0), factor, axis=1)[:h, :w], bound, limit)
+            limit = np.where(_to_pixels(forced, factor, (h, w)), bound, limit)
     with np.errstate(invalid="ignore"):
         fine = (fine_index < limit) if water_below else (fine_index > limit)
     if extra_fine is not None:
@@ -341,7 +347,7 @@ def _fill_bright_holes(coarse_water: BoolArray, known: BoolArray, index: FloatAr
     if n == 0:
         return coarse_water
     h, w = index.shape
-    full = np.repeat(np.repeat(labels, factor, axis=0), factor, axis=1)[:h, :w]
+    full = _to_pixels(labels, factor, (h, w))
     peaks = np.asarray(ndimage.maximum(np.where(valid, index, -np.inf), full, index=np.arange(1, n + 1)))
     bright = np.concatenate([[False], peaks >= peak])
     return np.asarray(coarse_water | bright[labels], dtype=bool)

@@ -85,5 +85,7 @@ def intensity_autocorrelation(intensity: npt.NDArray[np.floating], ok: npt.NDArr
     """
     a = np.asarray(intensity, dtype=np.float64)
     ok = np.isfinite(a) if ok is None else ok & np.isfinite(a)
-    pairs = ((a[:, :-lag], a[:, lag:], ok[:, :-lag] & ok[:, lag:]), (a[:-lag], a[lag:], ok[:-lag] & ok[lag:]))
-    return tuple(float(np.corrcoef(x[o], y[o])[0, 1]) for x, y, o in pairs)  # type: ignore[return-value]
+    def corr(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], o: npt.NDArray[np.bool_]) -> float:
+        return float(np.corrcoef(x[o], y[o])[0, 1])
+
+    return (corr(a[:, :-lag], a[:, lag:], ok[:, :-lag] & ok[:, lag:]), corr(a[:-lag], a[lag:], ok[:-lag] & ok[lag:]))
