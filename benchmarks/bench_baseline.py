@@ -23,7 +23,7 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from satwatch.detection.baseline import BaselineDetector
+from satwatch.detection.models.baseline import BaselineDetector
 from satwatch.imagery.scene import Scene
 from tests.detection._synthetic import Ship, land_columns, optical_scene, s1_scene
 

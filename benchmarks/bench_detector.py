@@ -5,7 +5,7 @@ One command, five methods on the same file (a 4096 x 4096 px, B02 B03 B04 B08 cl
 memory (``ru_maxrss``) is its own:
 
 1. ``read``: a raw rasterio read of the whole scene (the floor: what any method must at least do);
-2. ``baseline``: the classical CFAR / local-contrast detector (:mod:`satwatch.detection.baseline`);
+2. ``baseline``: the classical CFAR / local-contrast detector (:mod:`satwatch.detection.models.baseline`);
 3. ``cnn``: the shipped CNN as ``satwatch detect`` runs it on a CPU (the int8 ``models/s2.int8.onnx`` made from
    ``models/s2.pt``), with its windowed, tiled reads; ``cnn_fp32``: the same with the float32 PyTorch network;
 4. ``faster_rcnn``: torchvision's ``fasterrcnn_mobilenet_v3_large_fpn`` (random weights: speed only) over the
@@ -71,8 +71,8 @@ def _run(method: str, path: str, frcnn_tiles: int, queue: mp.Queue) -> None:  # 
     import torch
     from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
 
-    from satwatch.detection.baseline import BaselineDetector
-    from satwatch.detection.cnn import CnnDetector, tile_origins
+    from satwatch.detection.models.baseline import BaselineDetector
+    from satwatch.detection.models.cnn import CnnDetector, tile_origins
     from satwatch.imagery.scene import read_scene
 
     # Python imports (about 3 s of geopandas, torch, ...) are once per process, not detection time: every method

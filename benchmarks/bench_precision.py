@@ -58,9 +58,9 @@ def make_scene(sensor: str, size: int, path: Path, seed: int = 0) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Print one line per profile; returns 0."""
-    from satwatch.detection.cnn import MODELS_DIR, CnnDetector
+    from satwatch.detection.models.cnn import MODELS_DIR, CnnDetector
+    from satwatch.detection.models.quantized import int8_path
     from satwatch.detection.profiles import PROFILES
-    from satwatch.detection.quantized import int8_path
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=2048)

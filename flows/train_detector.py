@@ -10,10 +10,10 @@ from pathlib import Path
 
 from prefect import flow, task
 
-from satwatch.detection.cnn import MODELS_DIR
+from satwatch.detection.data.samples import load_samples
+from satwatch.detection.models.cnn import MODELS_DIR
 from satwatch.detection.profiles import PROFILES
-from satwatch.detection.samples import load_samples
-from satwatch.detection.training import TrainConfig, train
+from satwatch.detection.training.train import TrainConfig, train
 
 
 @task(name="train")

@@ -5,7 +5,7 @@ A ``torch.utils.data.DataLoader`` with ``workers`` processes reads the next scen
 arrays land in pinned memory. Memory stays bounded: at most ``workers * prefetch`` scenes wait in memory, and a
 scene over ``max_scene_mb`` is not read by the workers at all but detected with the detector's own windowed
 reads, as is every scene for a detector that has them (the CNN: tiles read by its own thread pool, float16
-autocast on CUDA, :mod:`satwatch.detection.cnn`). Each scene goes through the pipeline's one per-scene step,
+autocast on CUDA, :mod:`satwatch.detection.models.cnn`). Each scene goes through the pipeline's one per-scene step,
 :func:`satwatch.pipeline.scene.detect_scene`: scenes already detected by this detector version (the detection
 cache, :mod:`satwatch.cache`) are neither read nor detected again.
 
@@ -198,7 +198,7 @@ def run_batch(
     """
     from tqdm import tqdm
 
-    from satwatch.detection.network import resolve_device
+    from satwatch.detection.models.network import resolve_device
     from satwatch.settings import load_settings
 
     torch_device = resolve_device(device)  # a clear UsageError for cuda without a GPU, before any work

@@ -1,7 +1,7 @@
 """Choose a CNN point class's decision threshold on the real TRAINING groups and store it in the weights.
 
 The threshold is never chosen on validation data: this script runs the weights on the real scenes of the
-``train`` groups of ``satwatch.detection.validation.SPLITS``, scores the detections at each threshold of a grid
+``train`` groups of ``satwatch.detection.data.splits.SPLITS``, scores the detections at each threshold of a grid
 and writes the chosen one into the weights' ``meta["thresholds"]``, with the grid's figures under
 ``meta["threshold_calibration"]``:
 
@@ -31,12 +31,13 @@ import numpy as np
 import torch
 
 from satwatch.atomic import atomic_path
-from satwatch.detection.baseline import BaselineDetector
-from satwatch.detection.cnn import CnnDetector
-from satwatch.detection.figures import figures_from_tallies
+from satwatch.detection.data.splits import SPLITS
+from satwatch.detection.data.training_data import real_training_items
+from satwatch.detection.models.baseline import BaselineDetector
+from satwatch.detection.models.cnn import CnnDetector
 from satwatch.detection.profiles import PROFILES
-from satwatch.detection.training_data import real_training_items
-from satwatch.detection.validation import SPLITS, ValidationSet, opensarship_items, tally_scenes
+from satwatch.detection.training.figures import figures_from_tallies
+from satwatch.detection.training.validation import ValidationSet, opensarship_items, tally_scenes
 
 GRID = (0.05, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.45, 0.55, 0.65, 0.75)
 """Thresholds tried."""

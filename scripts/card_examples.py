@@ -25,8 +25,8 @@ from pyproj import Transformer
 
 from satwatch.detection.auto import default_choices
 from satwatch.detection.detector import CNN_OPTION_DETECTORS, get_detector
-from satwatch.detection.evaluate import evaluate
-from satwatch.detection.validation import real_sets
+from satwatch.detection.training.evaluate import evaluate
+from satwatch.detection.training.validation import real_sets
 from satwatch.imagery.scene import Scene
 
 _RGB = {"s2": (("B04", "B08", "B11"), ("B03", "B02")), "s1": (("VV",), ("VH",)), "vhr": (("R",), ("G", "B"))}

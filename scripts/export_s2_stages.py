@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from satwatch.detection.data.samples import save_samples
 from satwatch.detection.profiles import PROFILES
-from satwatch.detection.samples import save_samples
-from satwatch.detection.training import TrainConfig, make_samples
+from satwatch.detection.training.train import TrainConfig, make_samples
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,13 +21,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from satwatch.detection.cnn import MODELS_DIR, load_model
+from satwatch.detection.data.samples import Sample
+from satwatch.detection.data.sen2ships import port_names
+from satwatch.detection.data.splits import HOLDOUT_PORTS
+from satwatch.detection.data.training_data import port_sample, real_training_samples, simulated_samples
+from satwatch.detection.models.cnn import MODELS_DIR, load_model
+from satwatch.detection.models.quantized import export_int8, int8_path
 from satwatch.detection.profiles import PROFILES, Profile, model_input
-from satwatch.detection.quantized import export_int8, int8_path
-from satwatch.detection.samples import Sample
-from satwatch.detection.sen2ships import port_names
-from satwatch.detection.training import HOLDOUT_PORTS
-from satwatch.detection.training_data import port_sample, real_training_samples, simulated_samples
 
 
 def calibration_tiles(samples: list[Sample], profile: Profile, count: int, size: int,

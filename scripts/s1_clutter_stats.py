@@ -8,9 +8,9 @@ Prints, per OpenSARShip package (real) and for simulated scenes of a scenario:
 - ships: a least-squares fit ``peak_dB = a + b log10(L / 100 m)`` of the brightest VV and VH pixel within 4 px
   of the ship's centre against its length (AIS for real, planted for simulated), and the residual spread.
 
-Only the training package (``validation.SPLITS``) may be used to set the simulator's constants; the others
+Only the training package (``data.splits.SPLITS``) may be used to set the simulator's constants; the others
 are printed for comparison, never tuned to. The simulator's constants (``imagery/speckle.py``,
-``_S1_SHIP_*`` in ``imagery/simulated.py``) name the figures they were set from.
+``_S1_SHIP_*`` in ``imagery/simulated/materials.py``) name the figures they were set from.
 
 Usage: ``.venv/bin/python scripts/s1_clutter_stats.py [--scenario scenarios/train.yaml] [--date 2024-07-03]``
 (needs ``../shared/data/opensarship``; about a minute).
@@ -64,7 +64,7 @@ def _summary(stats: list[dict[str, float]]) -> str:
 
 def real(root: Path | None) -> None:
     from satwatch.detection.data.opensarship import load_chips
-    from satwatch.detection.validation import SPLITS
+    from satwatch.detection.data.splits import SPLITS
 
     groups: dict[str, tuple[list[dict[str, float]], list[tuple[float, float, float]]]] = {}
     for chip in load_chips(root):
@@ -90,8 +90,12 @@ def simulated(scenario_path: str, day: str) -> None:
     from pyproj import Transformer
 
     from satwatch.aoi import load_catalog
-    from satwatch.imagery import simulated as sim
     from satwatch.imagery.scenario import load_scenario
+    from satwatch.imagery.simulated import GSD_M, render
+    from satwatch.imagery.simulated.grid import _bbox_grid
+    from satwatch.imagery.simulated.landcover import _landcover
+    from satwatch.imagery.simulated.materials import WATER
+    from satwatch.imagery.simulated.world import _world
 
     scenario = load_scenario(scenario_path)
     catalog = load_catalog()
@@ -100,11 +104,11 @@ def simulated(scenario_path: str, day: str) -> None:
     peaks: list[tuple[float, float, float]] = []
     for aoi_id in scenario.aois:
         aoi = catalog[aoi_id]
-        rendered = sim.render(aoi, when, "s1", scenario)
+        rendered = render(aoi, when, "s1", scenario)
         vv, vh = rendered.scene.data[0], rendered.scene.data[1]
-        world = sim._world(aoi, scenario.seed, scenario.activities(aoi_id))
-        cls = sim._landcover(world, sim._bbox_grid(aoi, sim.GSD_M["s1"]))[0]
-        sea = ndimage.binary_erosion(cls == sim.WATER, iterations=10)
+        world = _world(aoi, scenario.seed, scenario.activities(aoi_id))
+        cls = _landcover(world, _bbox_grid(aoi, GSD_M["s1"]))[0]
+        sea = ndimage.binary_erosion(cls == WATER, iterations=10)
         if sea.sum() >= 2000:
             stats.append(sea_stats(vv, vh, sea))
         to_crs = Transformer.from_crs(4326, rendered.scene.crs, always_xy=True)

@@ -1,9 +1,10 @@
 """Measure every detector of a profile on its real validation sets (and the simulated one), choose the default.
 
-Real sets and their fixed split: :mod:`satwatch.detection.validation` (``SPLITS``). Figures with 95% bootstrap
-intervals: :mod:`satwatch.detection.figures`. Simulated: ``scenarios/validate.yaml`` (AOIs and seed never used in
-training), labelled simulated. Prints each detector's figures and writes ``models/<profile>.metrics.json``
-(format ``satwatch-metrics-2``) with the default chosen by the rule in ``figures.choose_default``.
+Real sets: :mod:`satwatch.detection.training.validation`; their fixed split: ``satwatch.detection.data.splits``
+(``SPLITS``). Figures with 95% bootstrap intervals: :mod:`satwatch.detection.training.figures`. Simulated:
+``scenarios/validate.yaml`` (AOIs and seed never used in training), labelled simulated. Prints each detector's
+figures and writes ``models/<profile>.metrics.json`` (format ``satwatch-metrics-2``) with the default chosen by the
+rule in ``figures.choose_default``.
 
 Run: ``.venv/bin/python scripts/validate_detector.py --profile s1 [--no-simulated] [--detectors baseline,cnn]``
 """
@@ -21,10 +22,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from satwatch.detection.auto import metrics_path
+from satwatch.detection.data.splits import SPLITS
 from satwatch.detection.detector import CNN_OPTION_DETECTORS, DETECTORS, get_detector
-from satwatch.detection.figures import METRICS_FORMAT, choose_default, paired_length_errors
 from satwatch.detection.profiles import PROFILES
-from satwatch.detection.validation import SPLITS, real_sets, score, tallies_table
+from satwatch.detection.training.figures import METRICS_FORMAT, choose_default, paired_length_errors
+from satwatch.detection.training.validation import real_sets, score, tallies_table
 from satwatch.outputs.files import write_json
 
 VALIDATED = ("baseline", "cnn")
@@ -110,10 +112,10 @@ def _detector(name: str, precision: str, models_dir: Path | None = None) -> Any:
 def simulated_figures(profile: str, name: str, match_distance_m: float, precision: str,
                       models_dir: Path | None = None) -> dict[str, Any]:
     """One detector on the simulated validation scenario (SIMULATED: a demonstration, never evidence)."""
+    from satwatch.detection.data.training_data import validation_scenes
     from satwatch.detection.detections import concat_detections
-    from satwatch.detection.evaluate import evaluate_detections
-    from satwatch.detection.training_data import validation_scenes
-    from satwatch.detection.validation import concat_labels
+    from satwatch.detection.training.evaluate import evaluate_detections
+    from satwatch.detection.training.validation import concat_labels
 
     det = _detector(name, precision, models_dir)
     reported = det.classes_for(profile) if hasattr(det, "classes_for") else det.classes

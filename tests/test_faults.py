@@ -40,7 +40,7 @@ def _one_s2(request_end: date = date(2024, 9, 14)) -> tuple[Any, Any, Any, Path]
 
 
 def _counting_detect(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    from satwatch.detection.baseline import BaselineDetector
+    from satwatch.detection.models.baseline import BaselineDetector
 
     calls = {"detect": 0}
     detect = BaselineDetector.detect

@@ -1,8 +1,8 @@
 """The package's import graph: no cycle inside ``satwatch/``, and the library never imports Prefect.
 
 A hand-written walk over the source (``ast``): module-level imports (those that run on import, outside
-``if TYPE_CHECKING``) must form no cycle anywhere; imports inside functions (lazy, to keep ``--help`` and light
-modules light) must form none either outside ``satwatch/detection/``, which is being split separately.
+``if TYPE_CHECKING``) must form no cycle anywhere, and neither may they together with the imports inside functions
+(lazy, to keep ``--help`` and light modules light).
 """
 
 from __future__ import annotations
@@ -37,13 +37,11 @@ def _imports(tree: ast.AST, lazy: bool, top: bool = True) -> Iterator[tuple[str,
         yield from _imports(node, lazy, here)
 
 
-def _graph(lazy: bool, skip: str = "") -> dict[str, set[str]]:
+def _graph(lazy: bool) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for name, path in MODULES.items():
-        if skip and name.startswith(skip):
-            continue
         found = {_resolve(m) for m, top in _imports(ast.parse(path.read_text()), lazy) if top or lazy}
-        graph[name] = {m for m in found if m and m != name and not (skip and m.startswith(skip))}
+        graph[name] = {m for m in found if m and m != name}
     return graph
 
 
@@ -84,8 +82,8 @@ def test_no_import_cycle_at_module_level() -> None:
     assert _cycles(_graph(lazy=False)) == []
 
 
-def test_no_import_cycle_even_through_lazy_imports_outside_detection() -> None:
-    assert _cycles(_graph(lazy=True, skip="satwatch.detection")) == []
+def test_no_import_cycle_even_through_lazy_imports() -> None:
+    assert _cycles(_graph(lazy=True)) == []
 
 
 def test_the_library_never_imports_prefect() -> None:

@@ -2,9 +2,9 @@
 
 A count of detections is not the number of objects: on real imagery the Sentinel-2 default finds about half the
 ships berthed in a port and raises false alarms besides. :class:`ErrorModel` holds what the committed metrics
-files (``models/<profile>.metrics.json``, :mod:`satwatch.detection.figures`) measured for one detector, profile
+files (``models/<profile>.metrics.json``, :mod:`satwatch.detection.training.figures`) measured for one detector, profile
 and class: **recall** and **false alarms per km2** of observed water (vessels) or land (other classes), each an
-:class:`~satwatch.detection.figures.Estimate` with its 95% interval, and where they come from (``source``):
+:class:`~satwatch.detection.training.figures.Estimate` with its 95% interval, and where they come from (``source``):
 
 - ``real``: the detector's validation on real imagery it was not trained on. The point value is the first real
   set that measures both recall and false alarms (the exhaustively labelled ports or images); the recall
@@ -36,8 +36,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from satwatch.detection.figures import Estimate, Figures, load_metrics
 from satwatch.detection.profiles import MODELS_DIR
+from satwatch.detection.training.figures import Estimate, Figures, load_metrics
 from satwatch.errors import InputFileError
 
 __all__ = [

@@ -32,7 +32,7 @@ equal)."""
 SH_SENSORS = ("s2", "s1")
 """What Sentinel Hub / CDSE serve (``satwatch.imagery.sentinel_hub``)."""
 PRECISIONS = ("auto", "fp32", "int8")
-"""``satwatch.detection.cnn.PRECISIONS``, kept here so ``--help`` needs no torch."""
+"""``satwatch.detection.models.cnn.PRECISIONS``, kept here so ``--help`` needs no torch."""
 PRECISION_HELP = "cnn: auto (int8 on a CPU when the quantised model is shipped, else fp32), fp32 or int8"
 DETECTOR_HELP = ("auto (default: per profile, the detector with the best real-data figures; `satwatch detectors` "
                  "lists them), cnn, cnn-extent, cfar-cnn or baseline")

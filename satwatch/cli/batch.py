@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     device = args.device or settings.device
-    from satwatch.detection.network import resolve_device
+    from satwatch.detection.models.network import resolve_device
 
     resolve_device(device)  # `--device cuda` without a GPU: one line, exit 2, before any fetch
     scenes: list[str | Path] = list(args.scenes)

@@ -21,7 +21,7 @@ def add_parser(sub: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``satwatch detectors`` with the parsed ``args``; return the exit code."""
     from satwatch.detection.auto import describe_defaults
-    from satwatch.detection.figures import Figures
+    from satwatch.detection.training.figures import Figures
 
     listing = describe_defaults()
     if args.json:

@@ -35,7 +35,8 @@ def add_parser(sub: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``satwatch evaluate`` with the parsed ``args``; return the exit code."""
-    from satwatch.detection.evaluate import DEFAULT_MATCH_DISTANCE_M, evaluate, read_detections, read_labels
+    from satwatch.detection.data.label_files import read_detections, read_labels
+    from satwatch.detection.training.evaluate import DEFAULT_MATCH_DISTANCE_M, evaluate
     from satwatch.outputs.files import write_json
 
     detections = read_detections(args.detections)

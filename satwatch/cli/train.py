@@ -1,4 +1,4 @@
-"""``satwatch train``: train the CNN detector of one profile (``satwatch.detection.training``)."""
+"""``satwatch train``: train the CNN detector of one profile (``satwatch.detection.training.train``)."""
 
 from __future__ import annotations
 
@@ -52,9 +52,9 @@ def add_parser(sub: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``satwatch train`` with the parsed ``args``; return the exit code."""
+    from satwatch.detection.data.samples import load_samples, save_samples
     from satwatch.detection.profiles import PROFILES
-    from satwatch.detection.samples import load_samples, save_samples
-    from satwatch.detection.training import TrainConfig, make_samples, train
+    from satwatch.detection.training.train import TrainConfig, make_samples, train
 
     ports = tuple(p.strip() for p in args.train_ports.split(",") if p.strip()) if args.train_ports else ()
     cfg = TrainConfig(profile=args.profile, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     samples = load_samples(args.samples, profile) if args.samples else None
     out = args.out
     if out is None:  # cnn.py needs GDAL: imported only when the default path is wanted
-        from satwatch.detection.cnn import MODELS_DIR
+        from satwatch.detection.models.cnn import MODELS_DIR
 
         out = MODELS_DIR / f"{args.profile}.pt"
     train(cfg, out, device=args.device, log_every=say, samples=samples)

@@ -3,9 +3,9 @@
 ``satwatch detect``, ``satwatch run``, ``satwatch batch``, the claims check and every flow default to ``auto``. For
 each scene it hands the work to the detector recorded as the default of the scene's profile (``s2``, ``s1``,
 ``vhr``) in the committed metrics file ``models/<profile>.metrics.json``, chosen there by the rule of
-:func:`satwatch.detection.figures.choose_default` from real-imagery figures: never a detector that is worse than
-the classical ``baseline`` on any real figure of its profile. A profile whose metrics file is missing or of an
-older format falls back to ``baseline`` (a warning says so).
+:func:`satwatch.detection.training.figures.choose_default` from real-imagery figures: never a detector that is
+worse than the classical ``baseline`` on any real figure of its profile. A profile whose metrics file is missing or
+of an older format falls back to ``baseline`` (a warning says so).
 
 Each detection keeps the ``detector`` column of the detector that made it, so a mixed run says which one
 found what; ``run.json`` records the choice per sensor with its real figures (:func:`detector_record`).
@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from satwatch.detection.figures import load_metrics, real_figures, recorded_default
 from satwatch.detection.profiles import MODELS_DIR, PROFILES
+from satwatch.detection.training.figures import load_metrics, real_figures, recorded_default
 from satwatch.errors import DetectionError, InputFileError
 
 if TYPE_CHECKING:
@@ -95,13 +95,22 @@ def describe_defaults(models_dir: Path = MODELS_DIR) -> dict[str, Any]:
 class AutoDetector:
     """Dispatches each scene to its profile's default detector (see the module docstring).
 
+    The detectors it hands work to are made by ``make``, which the registry gives it
+    (:func:`satwatch.detection.detector.get_detector` with ``auto``), so this module needs nothing of the
+    registry.
+
     Args:
+        make: ``make(name)`` returns a new detector of that registry name, with the options it should have
+            (the CNN's options, ``models_dir``).
         models_dir: folder of the weights and metrics files.
-        **cnn_options: passed to the CNN when a profile's default is ``cnn`` (device, batch_size, precision,
-            progress, read_threads).
+
+    Example:
+        >>> from satwatch.detection.detector import get_detector
+        >>> auto = get_detector("auto")  # an AutoDetector whose ``make`` is the registry's
     """
 
-    def __init__(self, models_dir: Path = MODELS_DIR, **cnn_options: Any) -> None:
+    def __init__(self, make: Callable[[str], Any], models_dir: Path = MODELS_DIR) -> None:
+        self.make = make
         self.models_dir = models_dir
         choices = _choices(models_dir)
         self.choices = {profile: name for profile, (name, _) in choices.items()}
@@ -109,7 +118,6 @@ class AutoDetector:
             if metrics is None:
                 log.warning("no readable real-data metrics for profile %s (%s): it falls back to the baseline "
                             "detector", profile, metrics_path(profile, models_dir))
-        self.cnn_options = cnn_options
         self._delegates: dict[str, Any] = {}
         self._name: str | None = None
 
@@ -119,12 +127,7 @@ class AutoDetector:
             raise DetectionError(f"no detector profile for sensor {sensor!r}; profiles: {', '.join(self.choices)}")
         name = self.choices[sensor]
         if name not in self._delegates:
-            from satwatch.detection.detector import CNN_OPTION_DETECTORS, get_detector
-
-            options = dict(self.cnn_options) if name in CNN_OPTION_DETECTORS else {}
-            if options or name in CNN_OPTION_DETECTORS:
-                options.setdefault("models_dir", self.models_dir)
-            self._delegates[name] = get_detector(name, **options)
+            self._delegates[name] = self.make(name)
         return self._delegates[name]
 
     @property

@@ -3,8 +3,9 @@
 A detector turns one :class:`~satwatch.imagery.scene.Scene` into detections following the contract of
 :mod:`satwatch.detection.detections` (GeoDataFrame, EPSG:4326). Detectors are looked up by name with
 :func:`get_detector`; ``baseline`` is the classical CFAR / local-contrast vessel detector
-(:mod:`satwatch.detection.baseline`), ``cnn`` the PyTorch detector (:mod:`satwatch.detection.cnn`) and ``auto``
-(the default) the best of them per profile on real validation data (:mod:`satwatch.detection.auto`).
+(:mod:`satwatch.detection.models.baseline`), ``cnn`` the PyTorch detector (:mod:`satwatch.detection.models.cnn`)
+and ``auto`` (the default) the best of them per profile on real validation data (:mod:`satwatch.detection.auto`),
+which gets from the registry the function that makes its delegates (so ``auto`` never imports the registry).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from typing import Any, Protocol, runtime_checkable
 import geopandas as gpd
 import pandas as pd
 
-from satwatch.detection.baseline import BaselineDetector
+from satwatch.detection.auto import AutoDetector
 from satwatch.detection.detections import DETECTION_COLUMNS, concat_detections
+from satwatch.detection.models.baseline import BaselineDetector
+from satwatch.detection.profiles import MODELS_DIR
 from satwatch.errors import InputFileError, UsageError
 from satwatch.imagery.scene import Scene, read_scene, read_scene_header, unique_scene_ids
 
@@ -47,7 +50,7 @@ class Detector(Protocol):
 
 
 def _cnn(**options: Any) -> Detector:
-    from satwatch.detection.cnn import CnnDetector
+    from satwatch.detection.models.cnn import CnnDetector
 
     return CnnDetector(**options)
 
@@ -57,21 +60,30 @@ def _baseline(**options: Any) -> Detector:
 
 
 def _cnn_extent(**options: Any) -> Detector:
-    from satwatch.detection.hybrid import ExtentDetector
+    from satwatch.detection.models.hybrid import ExtentDetector
 
     return ExtentDetector(**options)
 
 
 def _cfar_cnn(**options: Any) -> Detector:
-    from satwatch.detection.hybrid import ConfirmedCfarDetector
+    from satwatch.detection.models.hybrid import ConfirmedCfarDetector
 
     return ConfirmedCfarDetector(**options)
 
 
-def _auto(**options: Any) -> Detector:
-    from satwatch.detection.auto import AutoDetector
+def _auto(models_dir: Path = MODELS_DIR, **cnn_options: Any) -> Detector:
+    """Return the ``auto`` detector, which makes its delegates through this registry.
 
-    return AutoDetector(**options)
+    A delegate that takes the CNN's options (:data:`CNN_OPTION_DETECTORS`) gets ``cnn_options`` and
+    ``models_dir``; any other is made without options.
+    """
+
+    def make(name: str) -> Detector:
+        if name in CNN_OPTION_DETECTORS:
+            return get_detector(name, **{**cnn_options, "models_dir": models_dir})
+        return get_detector(name)
+
+    return AutoDetector(make, models_dir)
 
 
 DETECTORS: dict[str, Callable[..., Detector]] = {"auto": _auto, "baseline": _baseline, "cnn": _cnn,

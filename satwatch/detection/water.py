@@ -88,10 +88,10 @@ class WaterDefaults:
 
 SAR_WATER = WaterDefaults(smooth_m=30.0, median_m=150.0, open_m=150.0, min_water_area_m2=50_000.0,
                           max_hole_m2=100_000.0, shore_buffer_m=30.0, fine_smooth_m=30.0, fine_sigmas=3.0)
-"""Defaults of :func:`sar_water_mask` (and :class:`~satwatch.detection.baseline.SarParams`)."""
+"""Defaults of :func:`sar_water_mask` (and :class:`~satwatch.detection.models.baseline.SarParams`)."""
 OPTICAL_WATER = WaterDefaults(smooth_m=30.0, median_m=150.0, open_m=90.0, min_water_area_m2=50_000.0,
                               max_hole_m2=40_000.0, shore_buffer_m=20.0)
-"""Defaults of :func:`optical_water_mask` (and :class:`~satwatch.detection.baseline.OpticalParams`): a narrower
+"""Defaults of :func:`optical_water_mask` (and :class:`~satwatch.detection.models.baseline.OpticalParams`): a narrower
 opening than radar's, as optical vessels have no sidelobes, so that more islets stay land."""
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from satwatch.change.error_model import ErrorModel, error_model, estimate_true, models_from_record
-from satwatch.detection.figures import Estimate
 from satwatch.detection.profiles import MODELS_DIR
+from satwatch.detection.training.figures import Estimate
 
 
 def _recorded_s1_baseline() -> dict[str, Any]:

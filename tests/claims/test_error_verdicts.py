@@ -15,7 +15,7 @@ from satwatch.change.error_model import ErrorModel
 from satwatch.change.timeseries import Window, compare_windows
 from satwatch.claims.catalog import Claim, parse_claims
 from satwatch.claims.verdicts import _short_event, evaluate_run, write_claims_outputs
-from satwatch.detection.figures import Estimate
+from satwatch.detection.training.figures import Estimate
 
 from .conftest import RunMaker, days
 

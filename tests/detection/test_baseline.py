@@ -11,7 +11,9 @@ import pytest
 from affine import Affine
 from pyproj import Transformer
 
-from satwatch.detection.baseline import (
+from satwatch.detection.detections import DETECTION_COLUMNS, Detection, ground_axes_m
+from satwatch.detection.detector import Detector, detect_files, get_detector
+from satwatch.detection.models.baseline import (
     BaselineDetector,
     OpticalParams,
     SarParams,
@@ -21,8 +23,6 @@ from satwatch.detection.baseline import (
     detect_sar,
     measure_components,
 )
-from satwatch.detection.detections import DETECTION_COLUMNS, Detection, ground_axes_m
-from satwatch.detection.detector import Detector, detect_files, get_detector
 from satwatch.detection.water import optical_water_mask, sar_water_mask
 from satwatch.errors import DetectionError, InputFileError, SceneFormatError, UsageError
 from satwatch.imagery.scene import Scene, write_scene

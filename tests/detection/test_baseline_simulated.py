@@ -26,7 +26,7 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 from satwatch.aoi import load_catalog
-from satwatch.detection.baseline import BaselineDetector
+from satwatch.detection.models.baseline import BaselineDetector
 from satwatch.imagery.scenario import load_scenario
 from satwatch.imagery.simulated import render
 

@@ -21,8 +21,8 @@ from pyproj import CRS, Transformer
 from torch import nn
 from torch.nn import functional
 
-from satwatch.detection.cnn import CnnDetector, LoadedModel, _cores, load_model, tile_origins
-from satwatch.detection.network import CenterNet, NetOutput
+from satwatch.detection.models.cnn import CnnDetector, LoadedModel, _cores, load_model, tile_origins
+from satwatch.detection.models.network import CenterNet, NetOutput
 from satwatch.detection.profiles import PROFILES, model_input
 from satwatch.errors import DetectionError
 from satwatch.imagery.scene import Scene, SceneMeta, write_scene
@@ -201,7 +201,7 @@ def test_cli_missing_bands_is_one_line_error(tmp_path: Path, capsys: pytest.Capt
 
 
 def test_decoded_heading_follows_angle_head() -> None:
-    from satwatch.detection.cnn import decode_points
+    from satwatch.detection.models.cnn import decode_points
 
     heat = torch.full((1, 1, 8, 8), -20.0)
     heat[0, 0, 3, 4] = 5.0
@@ -216,7 +216,7 @@ def test_decoded_heading_follows_angle_head() -> None:
 
 def test_decoded_peaks_match_a_dense_max_pool_reference() -> None:
     """Sparse decoding (candidates above threshold, 3 x 3 check) = dense 3 x 3 max-pool NMS + top-k + threshold."""
-    from satwatch.detection.cnn import decode_points
+    from satwatch.detection.models.cnn import decode_points
 
     gen = torch.Generator().manual_seed(3)
     n, p, h, w = 3, 2, 40, 52

@@ -15,7 +15,7 @@ import torch
 from affine import Affine
 from pyproj import CRS
 
-from satwatch.detection.cnn import CnnDetector
+from satwatch.detection.models.cnn import CnnDetector
 from satwatch.imagery.scene import Scene, SceneMeta, write_scene
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]

@@ -13,8 +13,8 @@ import pytest
 
 from satwatch.detection.auto import metrics_path
 from satwatch.detection.detector import get_detector
-from satwatch.detection.figures import load_metrics, real_figures, recorded_default
-from satwatch.detection.validation import real_sets, score
+from satwatch.detection.training.figures import load_metrics, real_figures, recorded_default
+from satwatch.detection.training.validation import real_sets, score
 
 pytestmark = pytest.mark.slow
 

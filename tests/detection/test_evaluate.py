@@ -18,15 +18,9 @@ from pyproj import Transformer
 from shapely.geometry import Point, box
 
 from satwatch.cli import main
+from satwatch.detection.data.label_files import load_coco_labels, read_detections, read_labels
 from satwatch.detection.detections import empty_detections
-from satwatch.detection.evaluate import (
-    ALL,
-    Metrics,
-    evaluate,
-    load_coco_labels,
-    read_detections,
-    read_labels,
-)
+from satwatch.detection.training.evaluate import ALL, Metrics, evaluate
 from satwatch.errors import InputFileError, SceneFormatError, UsageError
 from satwatch.outputs.files import write_geojson
 

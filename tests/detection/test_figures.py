@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from satwatch.detection.auto import AutoDetector, default_choices, describe_defaults, metrics_path
-from satwatch.detection.figures import (
+from satwatch.detection.detector import get_detector
+from satwatch.detection.models.hybrid import measure_vessel
+from satwatch.detection.training.figures import (
     METRICS_FORMAT,
     Estimate,
     Figures,
@@ -24,8 +26,7 @@ from satwatch.detection.figures import (
     real_figures,
     recorded_default,
 )
-from satwatch.detection.hybrid import measure_vessel
-from satwatch.detection.validation import embed_in_clutter
+from satwatch.detection.training.validation import embed_in_clutter
 from tests.detection._synthetic import Ship, optical_scene, s1_scene
 
 REPO = Path(__file__).resolve().parents[2]
@@ -172,7 +173,8 @@ def test_auto_detector_dispatches_by_profile_and_falls_back_to_baseline(tmp_path
     _write_metrics(tmp_path, "s2", "baseline")
     metrics_path("vhr", tmp_path).write_text("{not json")
     with caplog.at_level(logging.WARNING):
-        auto = AutoDetector(models_dir=tmp_path)
+        auto = get_detector("auto", models_dir=tmp_path)
+    assert isinstance(auto, AutoDetector)
     assert auto.choices == {"s2": "baseline", "s1": "baseline", "vhr": "baseline"}
     assert "profile s1" in caplog.text and "profile vhr" in caplog.text  # missing and unreadable both said
     scene = optical_scene(ships=[Ship(150, 150, 120.0, 20.0, 30.0)])

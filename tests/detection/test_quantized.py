@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from satwatch.cli import main
-from satwatch.detection.cnn import MODELS_DIR, CnnDetector, decode_points, load_model
-from satwatch.detection.network import build_network
+from satwatch.detection.models.cnn import MODELS_DIR, CnnDetector, decode_points, load_model
+from satwatch.detection.models.network import build_network
+from satwatch.detection.models.quantized import QuantizedNet, export_int8, load_int8
 from satwatch.detection.profiles import PROFILES, model_input
-from satwatch.detection.quantized import QuantizedNet, export_int8, load_int8
 from satwatch.errors import DetectionError, UsageError
 from satwatch.imagery.scene import write_scene
 from tests.detection._synthetic import Ship, land_columns, optical_scene
@@ -77,7 +77,7 @@ def test_a_stale_int8_model_is_never_used(tmp_path: Path, caplog: pytest.LogCapt
     payload = torch.load(models / "s2.pt", map_location="cpu", weights_only=True)
     payload["meta"]["note"] = "retrained"  # other bytes, so another SHA-256: the int8 file no longer matches
     torch.save(payload, models / "s2.pt")
-    with caplog.at_level(logging.WARNING, logger="satwatch.detection.quantized"):
+    with caplog.at_level(logging.WARNING, logger="satwatch.detection.models.quantized"):
         loaded = load_model("s2", models, "cpu")
     assert loaded.precision == "fp32" and "made from other weights" in caplog.text
     with pytest.raises(DetectionError, match=r"no int8 model of s2\.pt"):
@@ -88,7 +88,7 @@ def test_without_onnxruntime_auto_runs_float(monkeypatch: pytest.MonkeyPatch, ca
     import sys
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now raises ImportError
-    with caplog.at_level(logging.WARNING, logger="satwatch.detection.quantized"):
+    with caplog.at_level(logging.WARNING, logger="satwatch.detection.models.quantized"):
         assert load_model("s2", device="cpu").precision == "fp32"
     assert "onnxruntime is not installed" in caplog.text
 
@@ -104,7 +104,7 @@ def test_bad_precision_options_are_usage_errors(tmp_path: Path, capsys: pytest.C
     with pytest.raises(UsageError, match="unknown precision"):
         CnnDetector(device="cpu", precision="int4")
     from satwatch.cli import _PRECISIONS
-    from satwatch.detection.cnn import PRECISIONS
+    from satwatch.detection.models.cnn import PRECISIONS
 
     assert _PRECISIONS == PRECISIONS  # the CLI's choices are the detector's
     with pytest.raises(UsageError, match="unknown precision"):

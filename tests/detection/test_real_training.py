@@ -12,9 +12,10 @@ import pytest
 from pyproj import Transformer
 from shapely.geometry import Point
 
+from satwatch.detection.data.labelled import ValidationItem
+from satwatch.detection.data.splits import SPLITS
+from satwatch.detection.data.training_data import labelled_sample, real_training_items
 from satwatch.detection.profiles import PROFILES
-from satwatch.detection.training_data import labelled_sample, real_training_items
-from satwatch.detection.validation import SPLITS, ValidationItem
 from tests.detection._synthetic import optical_scene
 
 
@@ -64,7 +65,7 @@ def _s1_chip(ship_db: float = 10.0, seed: int = 0) -> ValidationItem:
 
 
 def test_a_real_ship_is_cut_out_as_its_power_above_the_sea() -> None:
-    from satwatch.detection.training_data import ship_cutout
+    from satwatch.detection.data.training_data import ship_cutout
 
     cut = ship_cutout(_s1_chip())
     assert cut is not None
@@ -78,8 +79,8 @@ def test_a_real_ship_is_cut_out_as_its_power_above_the_sea() -> None:
 
 
 def test_real_ships_are_pasted_on_open_sea_only_and_labelled() -> None:
-    from satwatch.detection.samples import Sample
-    from satwatch.detection.training_data import paste_real_ships
+    from satwatch.detection.data.samples import Sample
+    from satwatch.detection.data.training_data import paste_real_ships
 
     rng = np.random.default_rng(1)
     raw = (10 * np.log10(rng.gamma(4.4, 1 / 4.4, (2, 200, 200))) - 20.0).astype(np.float32)
@@ -97,9 +98,9 @@ def test_real_ships_are_pasted_on_open_sea_only_and_labelled() -> None:
 
 
 def test_hard_negatives_are_far_from_labels_and_draw_crops() -> None:
-    from satwatch.detection import samples as samples_mod
-    from satwatch.detection.samples import Sample, crop, load_samples, save_samples
-    from satwatch.detection.training_data import mine_hard_negatives
+    from satwatch.detection.data import samples as samples_mod
+    from satwatch.detection.data.samples import Sample, crop, load_samples, save_samples
+    from satwatch.detection.data.training_data import mine_hard_negatives
 
     scene = optical_scene(sensor="s2", shape=(100, 100))
     to_lonlat = Transformer.from_crs(scene.crs, 4326, always_xy=True)

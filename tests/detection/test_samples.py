@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from satwatch.detection.cnn import load_model
-from satwatch.detection.network import ARCH_V1, ARCH_V2, build_network
+from satwatch.detection.data.samples import CROP_PX, Sample, _resize, batch_targets, crop, load_samples, save_samples
+from satwatch.detection.models.cnn import load_model
+from satwatch.detection.models.network import ARCH_V1, ARCH_V2, build_network
 from satwatch.detection.profiles import PROFILES
-from satwatch.detection.samples import CROP_PX, Sample, _resize, batch_targets, crop, load_samples, save_samples
 from satwatch.errors import InputFileError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from shapely.geometry import box
 
 from satwatch.aoi import load_catalog, project_geometry, validate_aoi
 from satwatch.change.observability import observe
-from satwatch.detection.baseline import OpticalParams, detect_optical
+from satwatch.detection.models.baseline import OpticalParams, detect_optical
 from satwatch.detection.profiles import PROFILES, model_input
 from satwatch.imagery.scenario import Activity, Scenario
 from satwatch.imagery.scene import Scene
@@ -115,7 +115,7 @@ def test_observed_fraction_counts_a_bright_hull_as_observed() -> None:
 
 @pytest.mark.skipif(not (REPO / "models" / "s2.pt").exists(), reason="no shipped s2 weights")
 def test_shipped_cnn_finds_simulated_bright_hulls() -> None:
-    from satwatch.detection.cnn import CnnDetector
+    from satwatch.detection.models.cnn import CnnDetector
 
     t0 = date(2024, 9, 1)
     aoi = load_catalog()["ru_dunai"]

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from satwatch.detection.cnn import load_model
+from satwatch.detection.data.samples import crop
+from satwatch.detection.data.sen2ships import DEFAULT_ROOT
+from satwatch.detection.data.splits import HOLDOUT_PORTS
+from satwatch.detection.data.training_data import port_sample, simulated_samples
+from satwatch.detection.models.cnn import load_model
 from satwatch.detection.profiles import PROFILES
-from satwatch.detection.samples import crop
-from satwatch.detection.sen2ships import DEFAULT_ROOT
-from satwatch.detection.training import HOLDOUT_PORTS, TrainConfig, train
-from satwatch.detection.training_data import port_sample, simulated_samples
+from satwatch.detection.training.train import TrainConfig, train
 from satwatch.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,7 +69,7 @@ def test_crops_keep_labels_on_their_objects_through_rotation_and_flip() -> None:
 @pytest.mark.skipif(not (DEFAULT_ROOT / "annotations.json").is_file(), reason=f"sen2ships not at {DEFAULT_ROOT}")
 def test_port_samples_are_resampled_to_ground_metres() -> None:
     sample = port_sample("genoa", PROFILES["s2"])  # 44.4 N: 10 m Mercator pixels are 7.1 m on the ground
-    from satwatch.detection.sen2ships import load_port
+    from satwatch.detection.data.sen2ships import load_port
 
     port = load_port("genoa")
     assert port.missing == ()

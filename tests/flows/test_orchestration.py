@@ -65,8 +65,8 @@ def reference(harness: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Count renders (the simulated source's fetch work) and baseline detections."""
-    import satwatch.imagery.simulated as simulated
-    from satwatch.detection.baseline import BaselineDetector
+    import satwatch.imagery.simulated.source as simulated  # the module whose render SimulatedSource.fetch calls
+    from satwatch.detection.models.baseline import BaselineDetector
 
     calls = {"render": 0, "detect": 0}
     render, detect = simulated.render, BaselineDetector.detect

@@ -18,6 +18,13 @@ from satwatch.imagery.bands import scl_not_clear
 from satwatch.imagery.scenario import Activity, Scenario, load_scenario
 from satwatch.imagery.scene import SENSOR_BANDS, write_scene
 from satwatch.imagery.simulated import GSD_M, TRUTH_COLUMNS, VHR_MAX_PX, Rendered, SimulatedSource, render
+from satwatch.imagery.simulated import source as simulated_source
+from satwatch.imagery.simulated.grid import _bbox_grid
+from satwatch.imagery.simulated.landcover import _landcover
+from satwatch.imagery.simulated.materials import CONCRETE, S1_REAL_SHIP_PEAKS, S2_REAL_PORT, WATER
+from satwatch.imagery.simulated.objects import _Present, _present
+from satwatch.imagery.simulated.sensors import _render_s2
+from satwatch.imagery.simulated.world import _world
 from satwatch.imagery.source import ImagerySource
 
 REPO = Path(__file__).resolve().parents[2]
@@ -146,13 +153,13 @@ def test_vessels_are_brighter_than_the_water_around_them(clear_s2: Rendered, cle
 def test_vessel_pixels_match_truth_position_and_size(clear_port: Scenario) -> None:
     """Render one acquisition with and without one anchored ship: the changed pixels are that ship."""
     when = clear_port.acquisitions(DUNAI, "s2")[0]
-    world = simulated._world(DUNAI, clear_port.seed, clear_port.activities("ru_dunai"))
-    grid = simulated._bbox_grid(DUNAI, 10.0)
-    present = simulated._present(world, clear_port, "ru_dunai", when)
+    world = _world(DUNAI, clear_port.seed, clear_port.activities("ru_dunai"))
+    grid = _bbox_grid(DUNAI, 10.0)
+    present = _present(world, clear_port, "ru_dunai", when)
     ship = next(s for s in present.ships if s.vessel.where == "anchor")
-    without = simulated._Present(ships=[s for s in present.ships if s is not ship])
-    with_ship, _ = simulated._render_s2(world, DUNAI, clear_port, grid, when, present)
-    no_ship, _ = simulated._render_s2(world, DUNAI, clear_port, grid, when, without)
+    without = _Present(ships=[s for s in present.ships if s is not ship])
+    with_ship, _ = _render_s2(world, DUNAI, clear_port, grid, when, present)
+    no_ship, _ = _render_s2(world, DUNAI, clear_port, grid, when, without)
     diff = np.abs(with_ship[3] - no_ship[3])
     rows, cols = np.nonzero(diff > 0.01)
     xs = grid.x0 + (cols + 0.5) * 10.0
@@ -267,13 +274,13 @@ def test_search_respects_period_revisit_and_reports_clouds(tiny: Scenario) -> No
 
 def test_fetch_twice_renders_once(tiny: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    real = simulated.render
+    real = render
 
     def counting(*args: object) -> Rendered:
         calls.append(args)
         return real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(simulated, "render", counting)
+    monkeypatch.setattr(simulated_source, "render", counting)
     src = SimulatedSource(tiny)
     acq = src.search(DUNAI, tiny.start, tiny.end, "s1")[0]
     first = src.fetch(acq, DUNAI, tmp_path)
@@ -305,9 +312,9 @@ def test_s1_sea_and_ships_match_the_real_calibration() -> None:
     scenario = Scenario(name="calibration", aois=("ru_dunai",), start=T0, end=T1, seed=11, cloud_cover=0.0,
                         activity=(_steady("ru_dunai", "vessel", "anchor", 24, (25.0, 250.0)),))
     r = render(DUNAI, scenario.acquisitions(DUNAI, "s1")[0], "s1", scenario)
-    world = simulated._world(DUNAI, scenario.seed, scenario.activities("ru_dunai"))
-    cls = simulated._landcover(world, simulated._bbox_grid(DUNAI, GSD_M["s1"]))[0]
-    sea = ndimage.binary_erosion(cls == simulated.WATER, iterations=10)
+    world = _world(DUNAI, scenario.seed, scenario.activities("ru_dunai"))
+    cls = _landcover(world, _bbox_grid(DUNAI, GSD_M["s1"]))[0]
+    sea = ndimage.binary_erosion(cls == WATER, iterations=10)
     lin = 10.0 ** (r.scene.data[0] / 10.0)
     sea &= lin < 10 * np.median(lin[sea])
     assert 0.5 < np.mean(intensity_autocorrelation(lin, sea, 1)) < 0.85  # real sea 0.63-0.68
@@ -321,6 +328,38 @@ def test_s1_sea_and_ships_match_the_real_calibration() -> None:
     x = np.c_[np.ones(len(a)), a[:, 0]]
     for j, band in ((1, "VV"), (2, "VH")):
         (intercept, slope), *_ = np.linalg.lstsq(x, a[:, j], rcond=None)
-        real = simulated.S1_REAL_SHIP_PEAKS[band]
+        real = S1_REAL_SHIP_PEAKS[band]
         assert abs(intercept - real[0]) < 3.0, (band, intercept, real)
         assert abs(slope - real[1]) < 8.0, (band, slope, real)
+
+
+def test_s2_quays_and_water_match_the_real_calibration() -> None:
+    """Berthed hulls against their quays, and open water, against real sen2ships figures (scripts/s2_port_stats.py).
+
+    Version 5 failed it: its quays were 0.215 in B08 and a berthed hull 0.06 darker than its quay.
+    """
+    from scipy import ndimage
+
+    scenario = Scenario(name="calibration", aois=("ru_dunai",), start=T0, end=T1, seed=11, cloud_cover=0.0,
+                        activity=(_steady("ru_dunai", "vessel", "berth", 12, (60.0, 200.0)),))
+    r = render(DUNAI, scenario.acquisitions(DUNAI, "s2")[0], "s2", scenario)
+    b04, b08 = r.scene.band("B04"), r.scene.band("B08")
+    world = _world(DUNAI, scenario.seed, scenario.activities("ru_dunai"))
+    cls = _landcover(world, _bbox_grid(DUNAI, GSD_M["s2"]))[0]
+    quay_b08 = np.median(b08[ndimage.binary_erosion(cls == CONCRETE, iterations=1)])
+    assert abs(quay_b08 - S2_REAL_PORT["quay_b08"]) < 0.03, quay_b08
+    contrasts = []
+    for row in r.truth[r.truth["class"] == "vessel"].itertuples():
+        rr, cc = _rc(r, row.geometry.x, row.geometry.y)
+        hull = b08[rr - 1:rr + 2, cc - 1:cc + 2]
+        around = b08[rr - 4:rr + 5, cc - 4:cc + 5]
+        near = cls[rr - 4:rr + 5, cc - 4:cc + 5] == CONCRETE
+        if near.sum() >= 3:
+            contrasts.append(float(np.median(hull)) - float(np.median(around[near])))
+    assert len(contrasts) >= 5
+    assert abs(np.median(contrasts) - S2_REAL_PORT["hull_minus_quay_b08"]) < 0.04, contrasts
+    sea = ndimage.binary_erosion(cls == WATER, iterations=10)
+    mean = ndimage.uniform_filter(b08.astype(np.float64), 3)
+    local_sd = np.sqrt(np.maximum(ndimage.uniform_filter(b08.astype(np.float64) ** 2, 3) - mean**2, 0.0))
+    assert np.median(local_sd[sea]) < 2 * S2_REAL_PORT["water_local_sd_b08"]
+    assert abs(np.median(b04[sea]) - S2_REAL_PORT["water_b04"]) < 0.006

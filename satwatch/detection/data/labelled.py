@@ -7,10 +7,14 @@ A :class:`LabelledScene` is one chip or image of a real set with its labels:
   whose pixel size is the true ground resolution, ``meta.source`` = the set's name, ``meta.simulated = False``
   and ``meta.scene_id`` = the file stem (unique within a set);
 - ``labels``: a GeoDataFrame in EPSG:4326, one row per labelled object, with the columns of
-  :data:`LABEL_COLUMNS` (the labels format of :mod:`satwatch.detection.evaluate`) plus per-set extras;
+  :data:`LABEL_COLUMNS` (the labels format of :mod:`satwatch.detection.training.evaluate`) plus per-set extras;
 - ``group``: the split key (acquisition date, package or image sequence), never a chip or a frame, because
   chips of one date overlap and frames of one sequence show the same objects;
 - ``exhaustive``: whether every object of the labelled class in the scene is labelled.
+
+A :class:`ValidationItem` is a scene with its labels as a detector is scored on it (a chip perhaps placed on a
+clutter canvas, whether its negatives are known, the area scored): the real validation sets are made of them, and
+so are the real training scenes that :mod:`satwatch.detection.data.training_data` reads.
 
 Sets that are not georeferenced (OpenSARShip chips, aerial images) are placed on a **synthetic grid**
 (:func:`synthetic_transform`): UTM zone 51N (:data:`SYNTHETIC_CRS`), north-up, at the set's true pixel size,
@@ -46,6 +50,7 @@ __all__ = [
     "SYNTHETIC_CRS",
     "SYNTHETIC_SPACING_M",
     "LabelledScene",
+    "ValidationItem",
     "groups_of",
     "labels_frame",
     "measure_footprint",
@@ -102,6 +107,26 @@ class LabelledScene:
     def scene_id(self) -> str:
         """The scene's id (its file stem)."""
         return self.scene.meta.scene_id
+
+
+@dataclass(frozen=True)
+class ValidationItem:
+    """One validation scene with its labels and how to score it.
+
+    Made by the real validation sets (:mod:`satwatch.detection.training.validation`) and, for the training groups,
+    by :func:`satwatch.detection.data.training_data.real_training_items`.
+    """
+
+    scene: Scene
+    """The scene as a detector receives it (a chip may sit on a clutter canvas)."""
+    labels: gpd.GeoDataFrame
+    """Labels (EPSG:4326): ``class``, ``scene_id``, ``visible``, ``length_m`` where known."""
+    negatives_known: bool
+    """Every object of the class is labelled, so unmatched detections are false alarms."""
+    scored_area: Any = None
+    """Shapely polygon (EPSG:4326) outside which detections are dropped (the real chip), or None: everywhere."""
+    water_km2: float = 0.0
+    """Observed water (vessels) or land (vehicles) where false alarms are counted, km2."""
 
 
 def groups_of(items: Iterable[LabelledScene]) -> list[str]:

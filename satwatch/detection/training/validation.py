@@ -1,6 +1,7 @@
 """Real-data validation of every detector, per profile: the figures that choose defaults and fill model cards.
 
-The validation sets are fixed here, split by place, date or package, never by chip or frame (:data:`SPLITS`):
+The validation sets are fixed here, split by place, date or package, never by chip or frame
+(:data:`~satwatch.detection.data.splits.SPLITS`):
 
 =========== ======================== ==========================================================================
 profile     set                      what it holds (real imagery, never trained on)
@@ -17,7 +18,7 @@ placed at the centre of a canvas of sea clutter drawn from the chip's own border
 intensity with the border's mean and equivalent number of looks, per band); only what lies inside the real chip
 is scored: detections outside its footprint are dropped before matching, the label is the real AIS ship, and
 false alarms are counted only on real chips known to hold no other ship (OpenSARShip ``Multi_ship = 0`` and
-``Port = 0``), per km2 of real chip. Figures and their intervals: :mod:`satwatch.detection.figures`.
+``Port = 0``), per km2 of real chip. Figures and their intervals: :mod:`satwatch.detection.training.figures`.
 """
 
 from __future__ import annotations
@@ -34,45 +35,21 @@ import pandas as pd
 import shapely
 from affine import Affine
 
-from satwatch.detection.figures import Figures, SceneTally, figures_from_tallies
+from satwatch.detection.data.labelled import ValidationItem
+from satwatch.detection.data.splits import SPLITS
+from satwatch.detection.training.figures import Figures, SceneTally, figures_from_tallies
 from satwatch.imagery.scene import Scene
 from satwatch.imagery.speckle import SPECKLE_LOOKS, correlated_speckle
 
 __all__ = [
-    "SPLITS", "ValidationItem", "ValidationSet", "concat_labels", "embed_in_clutter", "opensarship_items", "real_sets",
-    "score",
-    "tally_scenes", "with_hull_cloud",
+    "ValidationSet", "concat_labels", "embed_in_clutter", "opensarship_items", "real_sets", "score", "tally_scenes",
+    "with_hull_cloud",
 ]
 
 log = logging.getLogger(__name__)
 
-SPLITS: dict[str, dict[str, tuple[str, ...]]] = {
-    "sen2ships": {"validation": ("athens", "hedland", "valencia", "casablanca", "qingdao")},
-    "eotdl_s2_ships": {"validation": ("2022-08-25",), "train": ("2022-08-12",)},
-    "opensarship": {"validation": ("2016-05-18", "2015-08-23"), "train": ("2016-01-31",)},
-    "aerial_vehicles": {"validation": ("MOS74-93", "DJI_0005"),
-                        "train": ("MOS155-179", "MunichStreet02-MOS74-93", "DJI-00760", "DJI_0762", "DJI_0013")},
-}
-"""Per real set, the groups (port, date, package, image sequence) held out for validation, and those trainable.
-Groups of a set not named under ``train`` are not trained on either (kept for the hidden real-scene test)."""
 CANVAS_PX = 256
 """Edge of the sea-clutter canvas a small Sentinel-1 chip is placed on, pixels (2.56 km at 10 m)."""
-
-
-@dataclass(frozen=True)
-class ValidationItem:
-    """One validation scene with its labels and how to score it."""
-
-    scene: Scene
-    """The scene as a detector receives it (a chip may sit on a clutter canvas)."""
-    labels: gpd.GeoDataFrame
-    """Labels (EPSG:4326): ``class``, ``scene_id``, ``visible``, ``length_m`` where known."""
-    negatives_known: bool
-    """Every object of the class is labelled, so unmatched detections are false alarms."""
-    scored_area: Any = None
-    """Shapely polygon (EPSG:4326) outside which detections are dropped (the real chip), or None: everywhere."""
-    water_km2: float = 0.0
-    """Observed water (vessels) or land (vehicles) where false alarms are counted, km2."""
 
 
 @dataclass(frozen=True)
@@ -159,8 +136,8 @@ def _vessel_labels(labels: gpd.GeoDataFrame, scene: Scene) -> gpd.GeoDataFrame:
 
 
 def _sen2ships_items() -> list[ValidationItem]:
-    from satwatch.detection.evaluate import load_coco_labels
-    from satwatch.detection.sen2ships import DEFAULT_ROOT, load_port
+    from satwatch.detection.data.label_files import load_coco_labels
+    from satwatch.detection.data.sen2ships import DEFAULT_ROOT, load_port
 
     items = []
     qingdao_root = DEFAULT_ROOT.parent / "sen2ships_qingdao"
@@ -274,7 +251,7 @@ def real_sets(profile: str) -> list[ValidationSet]:
 def tally_scenes(items: Sequence[ValidationItem], frames: Sequence[gpd.GeoDataFrame], cls: str,
                  match_distance_m: float) -> list[SceneTally]:
     """Match each scene's detections to its labels: one :class:`SceneTally` per scene (see :func:`score`)."""
-    from satwatch.detection.evaluate import evaluate
+    from satwatch.detection.training.evaluate import evaluate
 
     tallies = []
     for item, det in zip(items, frames, strict=True):

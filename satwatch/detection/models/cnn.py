@@ -1,17 +1,17 @@
-"""The CNN detector: tiled, resolution-aware inference of :class:`~satwatch.detection.network.CenterNet` weights.
+"""The CNN detector: tiled, resolution-aware inference of :class:`~satwatch.detection.models.network.CenterNet`.
 
 How a scene is processed (:meth:`CnnDetector.detect_file`):
 
 1. the scene's header gives its sensor, hence the profile (:mod:`satwatch.detection.profiles`), and its true
    ground sample distance (geodesic, so EPSG:3857 files whose "10 m" pixels are 10 m x cos(lat) on the ground
    are right); the scene is seen through a *profile grid* at the profile's resolution covering the same
-   extent (``scale`` = source pixels per profile pixel);
+   extent (``scale`` = source pixels per profile pixel; :mod:`satwatch.detection.grid`);
 2. the profile grid is cut into tiles of :attr:`Profile.tile_px` with :attr:`Profile.overlap_px` overlap;
    each tile is read with a rasterio *windowed* read that resamples on the fly (bilinear for values, nearest
    for the SCL class band), so memory holds a batch of tiles, never the scene;
 3. batches run through the network (CUDA: pinned memory and float16 autocast; CPU: the int8 ONNX Runtime model
-   when one made from these weights is shipped, :mod:`satwatch.detection.quantized`, else channels-last float32
-   with batch norm fused into the convolutions);
+   when one made from these weights is shipped, :mod:`satwatch.detection.models.quantized`, else channels-last
+   float32 with batch norm fused into the convolutions);
 4. centre peaks (3 x 3 max-pool non-maximum suppression on the heatmap, probability >= the class threshold)
    become Points with length, width and heading; each tile keeps only the peaks in its *core* (the tile minus
    half the overlap on every inner side): cores partition the grid, so an object on a seam is reported once
@@ -30,7 +30,6 @@ so that caches keyed on the detector name change when the weights do.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import itertools
@@ -51,19 +50,18 @@ import numpy.typing as npt
 import rasterio
 import torch
 from affine import Affine
-from rasterio.enums import Resampling
 from rasterio.features import shapes
-from rasterio.io import DatasetReader, MemoryFile
-from rasterio.windows import Window
+from rasterio.io import DatasetReader
 from scipy import ndimage
 from shapely.geometry import Point, Polygon, shape
 from torch import nn
 from torch.nn import functional
 
 from satwatch.detection.detections import Detection, detections_from_records, empty_detections
-from satwatch.detection.network import CenterNet, NetOutput, build_network, resolve_device
+from satwatch.detection.grid import ProfileGrid, profile_grid, read_tile, scene_dataset
+from satwatch.detection.models.network import CenterNet, NetOutput, build_network, resolve_device
+from satwatch.detection.models.quantized import QuantizedNet, int8_path, load_int8
 from satwatch.detection.profiles import MODELS_DIR, PROFILES, Profile, model_input
-from satwatch.detection.quantized import QuantizedNet, int8_path, load_int8
 from satwatch.errors import DetectionError, UsageError
 from satwatch.imagery.scene import Scene, SceneMeta, ground_sample_distance_m, read_scene_header
 
@@ -126,7 +124,7 @@ def load_model(profile: str, models_dir: Path = MODELS_DIR, device: str = "auto"
     """Load ``<models_dir>/<profile>.pt`` with ``torch.load(weights_only=True)``.
 
     With ``precision`` ``auto`` or ``int8`` on a CPU, the network is the quantised ``<profile>.int8.onnx`` when
-    that file was made from these weights (:func:`satwatch.detection.quantized.load_int8`).
+    that file was made from these weights (:func:`satwatch.detection.models.quantized.load_int8`).
 
     Raises:
         DetectionError: no weights for the profile, the file is not satwatch weights, or ``int8`` was asked
@@ -252,83 +250,6 @@ def decode_points(out: NetOutput, thresholds: list[float], k: int = 256) -> list
     return results
 
 
-@dataclass(frozen=True)
-class _Grid:
-    """The profile grid over a source raster."""
-
-    width: int
-    height: int
-    scale: float  # source pixels per profile pixel
-    resample: bool
-
-
-def _profile_grid(src_width: int, src_height: int, gsd_m: float, res_m: float) -> _Grid:
-    scale = res_m / gsd_m
-    if abs(scale - 1.0) < 0.02:
-        return _Grid(src_width, src_height, 1.0, False)
-    return _Grid(max(1, round(src_width / scale)), max(1, round(src_height / scale)), scale, True)
-
-
-def _read_tile(src: DatasetReader, band_idx: list[int], scl_idx: int | None, grid: _Grid, r0: int, c0: int,
-               tile: int, tile_w: int | None = None) -> F32:
-    """Read a ``tile`` x ``tile_w`` window of the profile grid: ``(len(band_idx) + (1 if SCL), tile, tile_w)``.
-
-    Values are resampled bilinearly (SCL: nearest) by GDAL on read; outside the raster they are NaN.
-    """
-    tw = tile if tile_w is None else tile_w
-    n_out = len(band_idx) + (1 if scl_idx is not None else 0)
-    out = np.full((n_out, tile, tw), np.nan, dtype=np.float32)
-    h = min(tile, grid.height - r0)
-    w = min(tw, grid.width - c0)
-    if grid.resample:
-        win = Window(c0 * grid.scale, r0 * grid.scale, w * grid.scale, h * grid.scale)
-        out[: len(band_idx), :h, :w] = src.read(band_idx, window=win, out_shape=(len(band_idx), h, w),
-                                                resampling=Resampling.bilinear, out_dtype="float32")
-        if scl_idx is not None:
-            out[-1, :h, :w] = src.read(scl_idx, window=win, out_shape=(h, w), resampling=Resampling.nearest,
-                                       out_dtype="float32")
-    else:
-        win = Window(c0, r0, w, h)
-        out[: len(band_idx), :h, :w] = src.read(band_idx, window=win, out_dtype="float32")
-        if scl_idx is not None:
-            out[-1, :h, :w] = src.read(scl_idx, window=win, out_dtype="float32")
-    nodata = src.nodata
-    if nodata is not None and not np.isnan(nodata):
-        out[out == nodata] = np.nan
-    return out
-
-
-@contextlib.contextmanager
-def _dataset(scene: Scene) -> Iterator[DatasetReader]:
-    """Open an in-memory scene as a rasterio dataset (so that in-memory and file scenes share one code path)."""
-    with MemoryFile() as mem:
-        with mem.open(driver="GTiff", width=scene.width, height=scene.height, count=len(scene.bands),
-                      dtype="float32", crs=scene.crs.to_wkt(), transform=scene.transform,
-                      nodata=float("nan")) as dst:
-            dst.write(scene.data.astype(np.float32, copy=False))
-            for i, name in enumerate(scene.bands, start=1):
-                dst.set_band_description(i, name)
-        with mem.open() as src:
-            yield src
-
-
-def profile_raster(scene: Scene, profile: Profile) -> tuple[F32, tuple[str, ...], float]:
-    """Resample a whole scene to the profile grid, exactly as the detector reads its tiles.
-
-    Returns:
-        ``(raw, names, scale)``: ``raw`` ``(bands, H', W')`` float32 of the profile bands present (then ``SCL``
-        for Sentinel-2), their names, and ``scale`` = source pixels per profile pixel.
-    """
-    profile.check_bands(scene.bands)
-    use = [b for b in profile.bands if b in scene.bands]
-    band_idx = [scene.bands.index(b) + 1 for b in use]
-    scl_idx = scene.bands.index("SCL") + 1 if "SCL" in scene.bands and profile.sensor == "s2" else None
-    grid = _profile_grid(scene.width, scene.height, scene.gsd_m, profile.res_m)
-    with _dataset(scene) as src:
-        raw = _read_tile(src, band_idx, scl_idx, grid, 0, 0, grid.height, grid.width)
-    return raw, tuple(use) + (("SCL",) if scl_idx is not None else ()), grid.scale
-
-
 class CnnDetector:
     """The PyTorch detector (see the module docstring). Loads each profile's weights on first use.
 
@@ -422,7 +343,7 @@ class CnnDetector:
 
     def detect(self, scene: Scene) -> gpd.GeoDataFrame:
         """Detect objects in an in-memory scene (written to an in-memory GeoTIFF and read tile by tile)."""
-        with _dataset(scene) as src:
+        with scene_dataset(scene) as src:
             return self._detect_dataset(src, scene.bands, scene.meta)
 
     def detect_file(self, path: str | Path) -> gpd.GeoDataFrame:
@@ -447,7 +368,7 @@ class CnnDetector:
 
         crs = CRS.from_user_input(src.crs.to_wkt())
         gsd = ground_sample_distance_m(crs, src.transform, src.width, src.height)
-        grid = _profile_grid(src.width, src.height, gsd, prof.res_m)
+        grid = profile_grid(src.width, src.height, gsd, prof.res_m)
         thresholds = {**loaded.thresholds, **self.overrides}
         records = self._run_tiles(src, band_idx, scl_idx, read_names, grid, loaded, thresholds)
         header = Scene(data=np.zeros((0, 1, 1), dtype=np.float32), bands=(), crs=crs, transform=src.transform,
@@ -457,7 +378,7 @@ class CnnDetector:
         return detections_from_records(records, header, detector=self.name)
 
     def _batches(self, src: DatasetReader, band_idx: list[int], scl_idx: int | None, read_names: tuple[str, ...],
-                 grid: _Grid, prof: Profile) -> Iterator[list[tuple[int, int, F32]]]:
+                 grid: ProfileGrid, prof: Profile) -> Iterator[list[tuple[int, int, F32]]]:
         """Batches of ``(row, col, network input)`` tiles, in row-major order.
 
         Tiles are read and normalised by :attr:`read_threads` threads (GDAL and numpy release the GIL), each
@@ -477,7 +398,7 @@ class CnnDetector:
                 ds = local.ds = rasterio.open(src.name)
                 with lock:
                     opened.append(ds)
-            raw = _read_tile(ds, band_idx, scl_idx, grid, origin[0], origin[1], t)
+            raw = read_tile(ds, band_idx, scl_idx, grid, origin[0], origin[1], t)
             return origin[0], origin[1], model_input(raw, read_names, prof)
 
         batch: list[tuple[int, int, F32]] = []
@@ -507,7 +428,7 @@ class CnnDetector:
                     ds.close()
 
     def _run_tiles(self, src: DatasetReader, band_idx: list[int], scl_idx: int | None, read_names: tuple[str, ...],
-                   grid: _Grid, loaded: LoadedModel, thresholds: dict[str, float]) -> list[Detection]:
+                   grid: ProfileGrid, loaded: LoadedModel, thresholds: dict[str, float]) -> list[Detection]:
         prof = loaded.profile
         t = prof.tile_px
         rows = tile_origins(grid.height, t, prof.overlap_px)
@@ -566,7 +487,8 @@ class CnnDetector:
         return records
 
 
-def _polygons(prob: npt.NDArray[np.uint8], cls: str, threshold: float, grid: _Grid, res_m: float) -> list[Detection]:
+def _polygons(prob: npt.NDArray[np.uint8], cls: str, threshold: float, grid: ProfileGrid,
+              res_m: float) -> list[Detection]:
     """Vectorise one stride-2 probability map (uint8, 0..255) into polygons in source pixel coordinates."""
     level = threshold * 255
     labels, n = ndimage.label(prob >= level)

@@ -8,8 +8,9 @@
   encampment, so their encampment mask is a real negative everywhere.
 
 Every sample is resampled to the profile grid by the same GDAL bilinear read the detector uses
-(:func:`satwatch.detection.cnn.profile_raster`), so training sees what inference sees. This module needs GDAL,
-GeoPandas and PROJ; the training loop (:mod:`satwatch.detection.training`) does not.
+(:func:`satwatch.detection.grid.profile_raster`), so training sees what inference sees. This module needs GDAL,
+GeoPandas and PROJ; the training loop (:mod:`satwatch.detection.training.train`) does not. It imports nothing of
+``models/`` or ``training/``: a miner of hard negatives is any detector the caller passes in.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from pyproj import Transformer
 from rasterio.features import rasterize
 
 from satwatch.aoi import load_catalog, project_geometry
-from satwatch.detection.cnn import profile_raster
+from satwatch.detection.data.label_files import load_coco_labels
+from satwatch.detection.data.labelled import ValidationItem, real_data_root
+from satwatch.detection.data.samples import Sample
+from satwatch.detection.data.sen2ships import DEFAULT_ROOT, load_port
+from satwatch.detection.data.splits import HOLDOUT_PORTS, SPLITS
+from satwatch.detection.grid import profile_raster
 from satwatch.detection.profiles import Profile
-from satwatch.detection.samples import Sample
-from satwatch.detection.sen2ships import load_port
-from satwatch.detection.training import HOLDOUT_PORTS
 from satwatch.imagery.scene import Scene
 
 __all__ = [
@@ -227,7 +230,8 @@ def labelled_sample(item: Any, profile: Profile, sizes: bool = False, miner: Any
 def real_training_items(profile: Profile) -> list[Any]:
     """Return the real labelled scenes a profile may train on, as validation items (only ``train`` groups).
 
-    ``vhr``: the aerial vehicle images of the training sequences of ``validation.SPLITS`` (exhaustive labels);
+    ``vhr``: the aerial vehicle images of the training sequences of
+    :data:`~satwatch.detection.data.splits.SPLITS` (exhaustive labels);
     ``s1``: the OpenSARShip chips of the training package (one AIS ship each; the ships are cut out and pasted
     onto simulated sea by :func:`paste_real_ships`, since the chips are not exhaustive). None, with a warning,
     when the set is not under the real-data folder. ``s2``: none here (it trains on sen2ships ports through
@@ -236,8 +240,6 @@ def real_training_items(profile: Profile) -> list[Any]:
     Raises:
         UsageError: a validation group would be trained on (the split is checked, not assumed).
     """
-    from satwatch.detection.data.labelled import real_data_root
-    from satwatch.detection.validation import SPLITS, ValidationItem
     from satwatch.errors import UsageError
 
     source = {"vhr": "aerial_vehicles", "s1": "opensarship", "s2": "eotdl_s2_ships"}.get(profile.name)
@@ -288,8 +290,6 @@ def validation_scenes(profile: Profile, scenario: str | Path = "scenarios/valida
     on roads are don't care). Labels carry ``class``, ``scene_id`` (the scene's) and ``visible`` (False: don't
     care).
     """
-    from satwatch.detection.evaluate import load_coco_labels
-    from satwatch.detection.sen2ships import DEFAULT_ROOT
     from satwatch.imagery.scenario import load_scenario
     from satwatch.imagery.simulated import render
 

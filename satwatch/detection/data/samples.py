@@ -82,7 +82,7 @@ class Sample:
     ``vehicle`` (car terminals are vehicle parks nobody outlined)."""
     hard_negatives: npt.NDArray[np.float64] | None = field(default=None, repr=False)
     """``(Q, 2)`` x, y (profile px) of places a detector took for an object where there is none (quay ends,
-    breakwaters, cranes: :func:`~satwatch.detection.training_data.mine_hard_negatives`); a share
+    breakwaters, cranes: :func:`~satwatch.detection.data.training_data.mine_hard_negatives`); a share
     :data:`HARD_NEGATIVE_SHARE` of the sample's crops is centred on them, or None."""
 
 

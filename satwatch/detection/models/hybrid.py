@@ -11,7 +11,7 @@ and scores and re-measures each vessel from the scene around it (:func:`measure_
    when there are enough of them);
 3. the object: pixels above ``max(EXTENT_FRACTION x peak excess, K_NOISE x noise)`` connected to the brightest
    pixel within two pixels of the detection, trimmed around its peak and measured by brightness-weighted second
-   moments with the baseline's own function (:func:`satwatch.detection.baseline.measure_components`: sidelobes,
+   moments with the baseline's own function (:func:`satwatch.detection.models.baseline.measure_components`: sidelobes,
    wakes and speckle capped or trimmed), the sensor's point spread removed;
 4. the measurement replaces the CNN's length, width and heading only when it is credible: the object does not
    touch the window's edge (a quay or a coastline joined to it) and its length lies in 10..500 m. Otherwise the
@@ -32,8 +32,8 @@ import numpy.typing as npt
 from pyproj import Transformer
 from rasterio.windows import Window
 
-from satwatch.detection.baseline import OpticalParams, SarParams, measure_components
 from satwatch.detection.detections import ground_axes_m
+from satwatch.detection.models.baseline import OpticalParams, SarParams, measure_components
 from satwatch.imagery.scene import Scene, read_scene, read_scene_header
 
 __all__ = ["EXTENT_FRACTION", "WINDOW_M", "ExtentDetector", "measure_vessel"]
@@ -127,7 +127,7 @@ class ExtentDetector:
 
     Args:
         inner: the detector that finds objects; None: a new CNN with ``cnn_options``.
-        **cnn_options: options of :class:`satwatch.detection.cnn.CnnDetector` when ``inner`` is None.
+        **cnn_options: options of :class:`satwatch.detection.models.cnn.CnnDetector` when ``inner`` is None.
     """
 
     version = "extent-1"
@@ -135,7 +135,7 @@ class ExtentDetector:
 
     def __init__(self, inner: Any = None, **cnn_options: Any) -> None:
         if inner is None:
-            from satwatch.detection.cnn import CnnDetector
+            from satwatch.detection.models.cnn import CnnDetector
 
             inner = CnnDetector(**cnn_options)
         self.inner = inner
@@ -243,7 +243,7 @@ class ConfirmedCfarDetector:
     Position and size are the CFAR object's, the score the confirming CNN detection's. Sentinel-1 only.
 
     Args:
-        **cnn_options: options of :class:`satwatch.detection.cnn.CnnDetector`.
+        **cnn_options: options of :class:`satwatch.detection.models.cnn.CnnDetector`.
     """
 
     version = "cfar-cnn-1"
@@ -252,8 +252,8 @@ class ConfirmedCfarDetector:
     """Classes reported."""
 
     def __init__(self, **cnn_options: Any) -> None:
-        from satwatch.detection.baseline import BaselineDetector
-        from satwatch.detection.cnn import CnnDetector
+        from satwatch.detection.models.baseline import BaselineDetector
+        from satwatch.detection.models.cnn import CnnDetector
 
         cnn_options.setdefault("thresholds", {"vessel": CONFIRM_THRESHOLD})
         self.cnn = CnnDetector(**cnn_options)

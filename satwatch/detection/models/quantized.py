@@ -1,4 +1,4 @@
-"""Int8 CPU inference: a :class:`~satwatch.detection.network.CenterNet` exported to ONNX and quantised.
+"""Int8 CPU inference: a :class:`~satwatch.detection.models.network.CenterNet` exported to ONNX and quantised.
 
 On a CPU the network is most of the detector's time, and 8-bit integer convolutions (ONNX Runtime's MLAS
 kernels) run it about 3x faster than float32 PyTorch (``benchmarks/bench_detector.py``). The quantised model is
@@ -11,7 +11,7 @@ beside them as ``models/<profile>.int8.onnx``:
 - the file records the SHA-256 of the float weights it was made from (``satwatch_source_sha256``): a
   quantised model that no longer matches its weights is never used (:func:`load_int8`).
 
-Tensor shapes are the network's (see :mod:`satwatch.detection.network`): input ``(N, C, H, W)`` float32 with
+Tensor shapes are the network's (see :mod:`satwatch.detection.models.network`): input ``(N, C, H, W)`` float32 with
 ``H`` and ``W`` divisible by 16; outputs ``heat``, ``offset``, ``size``, ``angle``, ``mask`` at stride 2.
 """
 
@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from satwatch.atomic import atomic_path
-from satwatch.detection.network import CenterNet, NetOutput
+from satwatch.detection.models.network import CenterNet, NetOutput
 from satwatch.errors import DetectionError
 
 __all__ = ["INT8_SUFFIX", "QuantizedNet", "export_int8", "int8_path", "load_int8"]

@@ -1,10 +1,11 @@
 """Training of the CNN detector: ``train_one_epoch``, ``evaluate``, :func:`fit` and :func:`train`.
 
-Data (per profile; :mod:`satwatch.detection.training_data` makes it, :mod:`satwatch.detection.samples` crops it):
+Data (per profile; :mod:`satwatch.detection.data.training_data` makes it, :mod:`satwatch.detection.data.samples`
+crops it):
 
 - **simulated scenes** rendered from ``scenarios/train.yaml`` (the simulator's truth is the label);
 - **real Sentinel-2 ports** of sen2ships (``s2`` only): the ports in ``train_ports`` are trained on, the ones in
-  :data:`HOLDOUT_PORTS` are never trained on and measure the model.
+  :data:`~satwatch.detection.data.splits.HOLDOUT_PORTS` are never trained on and measure the model.
 
 Loss: CenterNet's penalty-reduced focal loss on the heatmaps (Gaussian targets whose spread follows the object
 size), L1 on centre offsets, log sizes and heading (sin 2t, cos 2t) at object centres, binary cross-entropy plus
@@ -14,7 +15,7 @@ same weights on the same machine, library versions and worker count (CPU; CUDA k
 bits). On CUDA the forward pass runs in bfloat16 autocast.
 
 Two ways in: :func:`train` renders and reads the data itself (needs GDAL and the data); :func:`fit` trains on
-samples already made (e.g. read with :func:`~satwatch.detection.samples.load_samples` on a GPU machine that
+samples already made (e.g. read with :func:`~satwatch.detection.data.samples.load_samples` on a GPU machine that
 has neither). This module imports only numpy and torch at import time.
 """
 
@@ -34,7 +35,9 @@ import numpy as np
 import torch
 from torch.nn import functional
 
-from satwatch.detection.network import (
+from satwatch.detection.data.samples import Sample, batch_targets, crop
+from satwatch.detection.data.splits import HOLDOUT_PORTS
+from satwatch.detection.models.network import (
     ARCH_V1,
     ARCH_V2,
     CenterNet,
@@ -44,18 +47,16 @@ from satwatch.detection.network import (
     save_model,
 )
 from satwatch.detection.profiles import PROFILES, Profile
-from satwatch.detection.samples import Sample, batch_targets, crop
 from satwatch.errors import UsageError
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from satwatch.detection.cnn import LoadedModel
-    from satwatch.detection.evaluate import Evaluation
+    from satwatch.detection.models.cnn import LoadedModel
+    from satwatch.detection.training.evaluate import Evaluation
     from satwatch.imagery.scene import Scene
 
 __all__ = [
-    "HOLDOUT_PORTS",
     "PROFILE_ARCH",
     "TrainConfig",
     "evaluate",
@@ -67,8 +68,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-HOLDOUT_PORTS = ("athens", "hedland", "valencia", "casablanca")
-"""sen2ships ports never trained on: the real-imagery validation set (93 ships)."""
 PROFILE_ARCH: dict[str, dict[str, Any]] = {"s2": ARCH_V2, "s1": ARCH_V1, "vhr": ARCH_V1}
 """Architecture each profile is trained with by default (that of its shipped weights)."""
 
@@ -93,7 +92,7 @@ class TrainConfig:
     """Fraction of crops drawn from real labelled scenes (``s2``: the sen2ships training ports; ``vhr``: the
     aerial vehicle training sequences)."""
     train_ports: tuple[str, ...] = ()
-    """sen2ships ports trained on (default: all but :data:`HOLDOUT_PORTS`)."""
+    """sen2ships ports trained on (default: all but :data:`~satwatch.detection.data.splits.HOLDOUT_PORTS`)."""
     scenario: str = "scenarios/train.yaml"
     """Simulated training scenario."""
     init: str | None = None
@@ -355,7 +354,7 @@ def train(cfg: TrainConfig, out_path: Path, device: str = "auto",
 
 
 def refuse_holdout(ports: Sequence[str]) -> None:
-    """Raise :class:`UsageError` when any of ``ports`` is one of :data:`HOLDOUT_PORTS`."""
+    """Raise :class:`UsageError` when any of ``ports`` is held out (``data.splits.HOLDOUT_PORTS``)."""
     leaked = sorted(set(ports) & set(HOLDOUT_PORTS))
     if leaked:
         raise UsageError(f"held-out ports {', '.join(leaked)} must not be trained on")
@@ -367,26 +366,26 @@ def make_samples(cfg: TrainConfig, say: Callable[[str], None]) -> dict[str, list
     Raises:
         UsageError: held-out ports among ``cfg.train_ports``.
     """
-    from satwatch.detection.training_data import port_sample, simulated_samples
+    from satwatch.detection.data.training_data import port_sample, simulated_samples
 
     profile = PROFILES[cfg.profile]
     real_ports: list[str] = []
     if profile.name == "s2" and cfg.real_fraction > 0:
-        from satwatch.detection.sen2ships import port_names
+        from satwatch.detection.data.sen2ships import port_names
 
         real_ports = list(cfg.train_ports) or [p for p in port_names() if p not in HOLDOUT_PORTS]
         refuse_holdout(real_ports)
     say(f"rendering simulated training scenes ({cfg.scenario}, sensor {profile.sensor})")
     miner = None
     if cfg.hard_negatives and profile.name == "s2":
-        from satwatch.detection.cnn import CnnDetector
+        from satwatch.detection.models.cnn import CnnDetector
 
         say("mining the shipped detector's false alarms in the training ports")
         miner = CnnDetector(device="cpu")
     real = [port_sample(p, profile, miner=miner) for p in real_ports]
     simulated = simulated_samples(profile, cfg.scenario, limit=cfg.max_scenes or None)
     if cfg.real_fraction > 0:
-        from satwatch.detection.training_data import real_training_samples
+        from satwatch.detection.data.training_data import real_training_samples
 
         real += real_training_samples(profile, simulated, miner=miner)
     return {"simulated": simulated, "real": real}
@@ -404,15 +403,15 @@ def evaluate(loaded: LoadedModel, scenes: Sequence[tuple[Scene, gpd.GeoDataFrame
         iou_threshold: polygon detections match polygon labels at this IoU (area classes).
 
     Returns:
-        The :class:`~satwatch.detection.evaluate.Evaluation` (per class and per scene precision, recall, F1,
+        The :class:`~satwatch.detection.training.evaluate.Evaluation` (per class and per scene precision, recall, F1,
         count error).
     """
     import geopandas as gpd
     import pandas as pd
 
-    from satwatch.detection.cnn import CnnDetector
     from satwatch.detection.detections import concat_detections
-    from satwatch.detection.evaluate import evaluate_detections
+    from satwatch.detection.models.cnn import CnnDetector
+    from satwatch.detection.training.evaluate import evaluate_detections
 
     det = CnnDetector.from_models({loaded.profile.name: loaded})
     frames = [det.detect(scene) for scene, _ in scenes]

@@ -1,10 +1,10 @@
 """Each detector's measured figures per profile, with 95% intervals, and the default chosen from them.
 
 A detector's quality is its figure on **real imagery it was not trained on**; simulated figures come second and
-are labelled simulated. This module turns an :class:`~satwatch.detection.evaluate.Evaluation` of one detector on
-one validation set into :class:`Figures` (precision, recall, F1, median per-scene count error, median length
-error against AIS or labels, false alarms per km2 of observed water, each with a 95% interval), stores them in
-the committed metrics file ``models/<profile>.metrics.json`` (format :data:`METRICS_FORMAT`) and applies the
+are labelled simulated. This module turns an :class:`~satwatch.detection.training.evaluate.Evaluation` of one
+detector on one validation set into :class:`Figures` (precision, recall, F1, median per-scene count error, median
+length error against AIS or labels, false alarms per km2 of observed water, each with a 95% interval), stores them
+in the committed metrics file ``models/<profile>.metrics.json`` (format :data:`METRICS_FORMAT`) and applies the
 default rule (:func:`choose_default`).
 
 Intervals: percentile bootstrap over scenes (chips, ports or images are the resampling unit; 2,000 draws, fixed
