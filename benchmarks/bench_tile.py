@@ -42,7 +42,7 @@ STRIP = 512
 
 
 def make_tile(path: Path, size: int, seed: int = 0) -> None:
-    """Write the synthetic tile: sea with ships, a land strip, a few clouds; float32 reflectance, SCL classes."""
+    """Write the synthetic tile: sea with ships and a land strip; float32 reflectance, SCL classes."""
     import rasterio
     from affine import Affine
 
@@ -71,7 +71,7 @@ def make_tile(path: Path, size: int, seed: int = 0) -> None:
                 block[b] = np.where(is_land, land[b], water[b]) + rng.normal(0, 0.002, (h, size)).astype(np.float32)
             for _ in range(size // 200):  # ships on the sea part
                 r, c = int(rng.integers(2, h - 4)), int(rng.integers(size // 5 + 10, size - 30))
-                block[:-1, r:r + 3, c:c + int(rng.integers(4, 25))] = hull[:-1, None, None]
+                block[:-1, r:r + 3, c:c + int(rng.integers(4, 25))] = hull[:, None, None]
             block[-1] = np.where(is_land, 4, 6)
             dst.write(block, window=rasterio.windows.Window(0, r0, size, h))
 
