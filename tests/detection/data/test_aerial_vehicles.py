@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from satwatch.detection.data import labelled, split_by_group
+from satwatch.detection.data import labelled
+from satwatch.detection.data.labelled import split_by_group
 from satwatch.detection.data.aerial_vehicles import (
     CAR_LENGTH_M,
     SEQUENCE_CAR_PX,

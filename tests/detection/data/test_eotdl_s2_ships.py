@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from satwatch.detection.data import labelled, split_by_group
+from satwatch.detection.data import labelled
+from satwatch.detection.data.labelled import split_by_group
 from satwatch.detection.data.eotdl_s2_ships import DOUBTFUL_CHIPS, EOTDL_BANDS, load_chips
 from satwatch.errors import InputFileError
 

@@ -9,7 +9,7 @@ import pytest
 from affine import Affine
 from pyproj import CRS
 
-from satwatch.detection.data import (
+from satwatch.detection.data.labelled import (
     LABEL_COLUMNS,
     LabelledScene,
     groups_of,
