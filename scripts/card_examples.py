@@ -20,6 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+import shapely
 from matplotlib.figure import Figure
 from pyproj import Transformer
 
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     for item in vset.items:
         found = det.detect(item.scene)
         found = found[found["class"] == vset.cls] if len(found) else found
+        if item.scored_area is not None and len(found):  # as the validation scores: the real chip only
+            found = found[shapely.contains(item.scored_area, shapely.centroid(found.geometry.to_numpy()))]
         sid = item.scene.meta.scene_id
         if item.labels.empty:
             continue

@@ -35,7 +35,7 @@ PRECISIONS = ("auto", "fp32", "int8")
 """``satwatch.detection.models.cnn.PRECISIONS``, kept here so ``--help`` needs no torch."""
 PRECISION_HELP = "cnn: auto (int8 on a CPU when the quantised model is shipped, else fp32), fp32 or int8"
 DETECTOR_HELP = ("auto (default: per profile, the detector with the best real-data figures; `satwatch detectors` "
-                 "lists them), cnn, cnn-extent, cfar-cnn or baseline")
+                 "lists them), cnn, cnn-extent, cfar-cnn, cnn-cfar or baseline")
 
 Subparsers = Any
 """``argparse._SubParsersAction`` (private in argparse): what ``add_subparsers`` returns."""

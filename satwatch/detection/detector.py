@@ -71,6 +71,12 @@ def _cfar_cnn(**options: Any) -> Detector:
     return ConfirmedCfarDetector(**options)
 
 
+def _cnn_cfar(**options: Any) -> Detector:
+    from satwatch.detection.models.hybrid import CfarCheckedCnnDetector
+
+    return CfarCheckedCnnDetector(**options)
+
+
 def _auto(models_dir: Path = MODELS_DIR, **cnn_options: Any) -> Detector:
     """Return the ``auto`` detector, which makes its delegates through this registry.
 
@@ -87,10 +93,11 @@ def _auto(models_dir: Path = MODELS_DIR, **cnn_options: Any) -> Detector:
 
 
 DETECTORS: dict[str, Callable[..., Detector]] = {"auto": _auto, "baseline": _baseline, "cnn": _cnn,
-                                                 "cnn-extent": _cnn_extent, "cfar-cnn": _cfar_cnn}
+                                                 "cnn-extent": _cnn_extent, "cfar-cnn": _cfar_cnn,
+                                                 "cnn-cfar": _cnn_cfar}
 """Registry: detector name -> factory taking keyword options (those of :data:`CNN_OPTION_DETECTORS`: device,
 batch_size, precision, progress, models_dir)."""
-CNN_OPTION_DETECTORS = ("auto", "cnn", "cnn-extent", "cfar-cnn")
+CNN_OPTION_DETECTORS = ("auto", "cnn", "cnn-extent", "cfar-cnn", "cnn-cfar")
 """Detectors that take the CNN's options (device, batch size, precision, progress)."""
 
 

@@ -45,6 +45,7 @@ from scipy import ndimage
 
 __all__ = [
     "OPTICAL_WATER",
+    "SAR_COAST_SEPARATION_DB",
     "SAR_WATER",
     "WaterDefaults",
     "block_mean",
@@ -53,6 +54,7 @@ __all__ = [
     "optical_water_mask",
     "otsu_threshold",
     "remove_small_regions",
+    "sar_coast_separation_db",
     "sar_water_mask",
 ]
 
@@ -353,6 +355,41 @@ def _fill_bright_holes(coarse_water: BoolArray, known: BoolArray, index: FloatAr
     return np.asarray(coarse_water | bright[labels], dtype=bool)
 
 
+SAR_COAST_SEPARATION_DB = 5.0
+"""Least distance, dB, between the two classes Otsu finds in a Sentinel-1 scene's smoothed VV for the scene to
+show a coast (land against water); below it the scene is taken for one surface (open sea) and its threshold is not
+trusted."""
+
+
+def sar_coast_separation_db(vv_db: FloatArray, valid: BoolArray, gsd_m: float, *,
+                            smooth_m: float = SAR_WATER.smooth_m, median_m: float = SAR_WATER.median_m) -> float:
+    """Distance, dB, between the two classes Otsu finds in a Sentinel-1 scene's VV, at the water mask's scale.
+
+    VV (dB) is averaged over ``smooth_m`` blocks and median-filtered over ``median_m`` as in
+    :func:`sar_water_mask`; a scene with a coast separates by :data:`SAR_COAST_SEPARATION_DB` or more, open sea
+    (however windy) by far less.
+
+    Args:
+        vv_db: ``(height, width)`` VV sigma0 in dB.
+        valid: ``(height, width)`` mask of pixels with data.
+        gsd_m: ground sample distance, metres per pixel.
+        smooth_m: block size of the average, metres.
+        median_m: median window over the blocks, metres.
+
+    Returns:
+        The separation in dB; 0.0 for a scene with fewer than two distinct block values.
+    """
+    factor = max(1, round(smooth_m / gsd_m))
+    coarse, frac = block_mean(np.where(valid, vv_db, np.float32(0.0)).astype(np.float32), valid, factor)
+    known = (frac >= 0.5) & np.isfinite(coarse)
+    if not known.any():
+        return 0.0
+    size = max(3, round(median_m / (factor * gsd_m)) | 1)
+    smooth = ndimage.median_filter(np.where(known, coarse, np.float32(np.nanmedian(coarse[known]))), size=size,
+                                   mode="nearest")
+    return otsu_threshold(smooth[known])[1]
+
+
 def sar_water_mask(
     vv_db: FloatArray,
     valid: BoolArray,
@@ -361,7 +398,7 @@ def sar_water_mask(
     threshold_db: float | None = None,
     default_threshold_db: float = -15.0,
     threshold_range_db: tuple[float, float] = (-24.0, -10.0),
-    min_separation_db: float = 5.0,
+    min_separation_db: float = SAR_COAST_SEPARATION_DB,
     smooth_m: float = SAR_WATER.smooth_m,
     median_m: float = SAR_WATER.median_m,
     open_m: float = SAR_WATER.open_m,

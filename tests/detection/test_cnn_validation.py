@@ -2,7 +2,8 @@
 
 Runs where the real sets of ``../shared/data`` are present (skipped cleanly elsewhere, as in CI): the default and the
 baseline are run again on the profile's real validation sets and their primary figures compared with the recorded
-ones; the default must still not be worse than the baseline there.
+ones (and its false alarms per km2 and length error where recorded); the default must still not be worse than the
+baseline there.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def test_default_detector_reaches_its_recorded_real_figures(profile: str) -> Non
         for name in ("f1", "recall"):
             if not math.isnan(want.get(name)):
                 assert figs.get(name) >= want.get(name) - 0.02, (vset.name, name, figs.get(name), want.get(name))
+        for name, slack in (("false_alarms_per_km2", 0.1), ("median_length_error_m", 3.0)):
+            if not math.isnan(want.get(name)):
+                assert figs.get(name) <= want.get(name) + slack, (vset.name, name, figs.get(name), want.get(name))
         if default != "baseline":
             base = {f.dataset: f for f in real_figures(metrics)["baseline"]}[vset.name]
             primary = "f1" if not math.isnan(figs.get("f1")) else "recall"

@@ -90,6 +90,7 @@ __all__ = [
     "detect_optical",
     "detect_sar",
     "measure_components",
+    "odd_pixels",
 ]
 
 FloatArray = npt.NDArray[np.float32]
@@ -261,7 +262,8 @@ class Components:
     """Largest value of the contrast statistic inside the object."""
 
 
-def _odd(metres: float, gsd_m: float) -> int:
+def odd_pixels(metres: float, gsd_m: float) -> int:
+    """Odd pixel count (at least 1) nearest ``metres`` at ``gsd_m`` metres per pixel: a window centred on a pixel."""
     return max(1, round(metres / gsd_m) | 1)
 
 
@@ -554,9 +556,9 @@ def detect_sar(scene: Scene, params: SarParams | None = None) -> list[Detection]
     )
     if not water.any():
         return []
-    guard = _odd(p.guard_window_m, gsd)
-    background = max(_odd(p.background_window_m, gsd), guard + 2)
-    target = _odd(p.target_window_m, gsd)
+    guard = odd_pixels(p.guard_window_m, gsd)
+    background = max(odd_pixels(p.background_window_m, gsd), guard + 2)
+    target = odd_pixels(p.target_window_m, gsd)
     min_count = p.min_background_fraction * (background**2 - guard**2)
     first_t = cfar_multiplier(p.pfa, 4.0, p.clutter)
     mean, std, ok = _censored_stats(power, water, guard, background, first_t, min_count)
@@ -630,8 +632,8 @@ def detect_optical(scene: Scene, params: OpticalParams | None = None) -> list[De
     if not water.any():
         return []
     x = np.where(valid, bright, np.float32(0.0)).astype(np.float32)
-    guard = _odd(p.guard_window_m, gsd)
-    background = max(_odd(p.background_window_m, gsd), guard + 2)
+    guard = odd_pixels(p.guard_window_m, gsd)
+    background = max(odd_pixels(p.background_window_m, gsd), guard + 2)
     min_count = p.min_background_fraction * (background**2 - guard**2)
     mean, std, ok = _censored_stats(x, water, guard, background, p.k_core, min_count, p.sigma_floor)
     with np.errstate(invalid="ignore"):

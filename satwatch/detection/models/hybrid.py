@@ -23,6 +23,7 @@ Detections of other classes pass through unchanged.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,16 @@ import numpy as np
 import numpy.typing as npt
 from pyproj import Transformer
 from rasterio.windows import Window
+from shapely.geometry import Point
 
 from satwatch.detection.detections import ground_axes_m
 from satwatch.detection.models.baseline import OpticalParams, SarParams, measure_components
 from satwatch.imagery.scene import Scene, read_scene, read_scene_header
 
-__all__ = ["EXTENT_FRACTION", "WINDOW_M", "ExtentDetector", "measure_vessel"]
+__all__ = [
+    "CHECK_BANDS", "EXTENT_FRACTION", "WINDOW_M", "CfarCheckedCnnDetector", "ConfirmedCfarDetector", "ExtentDetector",
+    "cfar_check", "measure_vessel",
+]
 
 WINDOW_M = 600.0
 """Edge of the window a vessel is measured in, metres (the longest ships are about 400 m)."""
@@ -296,5 +301,240 @@ class ConfirmedCfarDetector:
         keep = far <= CONFIRM_DISTANCE_M
         out = candidates.iloc[near[0][keep]].copy()
         out["score"] = confirming["score"].to_numpy()[near[1][keep]]
+        out["detector"] = self.name
+        return out.reset_index(drop=True)
+
+
+CHECK_BANDS = ("VV", "VH")
+"""Bands a ``cnn-cfar`` proposal is tested in, in order: a ship faint in VV is often plain in VH (real OpenSARShip
+training chips: 4 of the CNN's 66 found ships stand 3-6 dB above the sea in VV and 10-17 dB in VH)."""
+
+
+BERTH_M = 60.0
+"""A ``cnn-cfar`` proposal this close to land, with water in its window, is at a berth: kept as the CNN found it
+(a CFAR cannot tell a hull from the quay it lies against), metres."""
+
+@dataclass(frozen=True)
+class _Checked:
+    """A proposal the local CFAR confirmed (:func:`cfar_check`), with its object's measurement when it has one."""
+
+    x: float = math.nan
+    """Object centre, scene column (corner-based); NaN when not measured (the CNN's position and size stay)."""
+    y: float = math.nan
+    """Object centre, scene row; NaN when not measured."""
+    length_m: float = math.nan
+    """Object length, metres; NaN when not measured."""
+    width_m: float = math.nan
+    """Object width, metres."""
+    heading_deg: float = math.nan
+    """Object heading, degrees clockwise from grid north, 0..180."""
+    pixels: frozenset[int] = frozenset()
+    """Flat scene indices of a measured object's pixels: proposals sharing one are one vessel."""
+
+
+def cfar_check(power: F32, water: npt.NDArray[np.bool_], row: int, col: int, axes_m: npt.NDArray[np.float64],
+               gsd_m: float, params: SarParams) -> _Checked | None:
+    """Test a proposal at pixel ``(row, col)`` with the baseline's CFAR, on a window around it only.
+
+    The window is the CFAR's background square (``params.background_window_m``) centred on the proposal. Its
+    background is the annulus outside the guard square: its water (``water``) when that fills at least
+    ``params.min_background_fraction`` of it, else all of it (the SAR water mask takes wind-roughened open sea
+    for land; a proposal inland is rare and then tested against land, which rejects it), censored of bright
+    targets as the baseline does. With gamma clutter of the measured number of looks, pixels above the
+    ``params.pfa`` threshold are targets and those above ``params.pfa_extent`` extend them. The proposal
+    stands when a target object lies within two pixels of it. The object is measured as the baseline measures
+    (trimmed of sidelobes, point spread removed) unless it reaches the window's edge (joined to a quay or a
+    coast: the CNN's position and size stay).
+
+    Args:
+        power: ``(height, width)`` linear power of one band (NaN: no data).
+        water: ``(height, width)`` water mask of the scene (vessels filled in).
+        row: proposal row.
+        col: proposal column.
+        axes_m: ground metres per pixel step (:func:`satwatch.detection.detections.ground_axes_m`).
+        gsd_m: pixel size, metres.
+        params: CFAR settings (:class:`SarParams`).
+
+    Returns:
+        None when the test rejects the proposal (no target near it, or too little background); else the
+        confirmation, measured when possible.
+    """
+    from scipy import ndimage
+
+    from satwatch.detection.models.baseline import cfar_multiplier, odd_pixels
+
+    eight = np.ones((3, 3), dtype=bool)
+    h, w = power.shape
+    half, guard = odd_pixels(params.background_window_m, gsd_m) // 2, odd_pixels(params.guard_window_m, gsd_m) // 2
+    r0, r1, c0, c1 = max(row - half, 0), min(row + half + 1, h), max(col - half, 0), min(col + half + 1, w)
+    win = power[r0:r1, c0:c1]
+    finite = np.isfinite(win)
+    rr, cc = np.ogrid[r0:r1, c0:c1]
+    annulus = finite & ((np.abs(rr - row) > guard) | (np.abs(cc - col) > guard))
+    least = params.min_background_fraction * ((2 * half + 1) ** 2 - (2 * guard + 1) ** 2)
+    background = annulus & water[r0:r1, c0:c1]
+    if background.sum() < least:
+        background = annulus
+        if background.sum() < least:
+            return None
+    values = win[background]
+    mean, std = float(values.mean()), float(values.std())
+    bright = background & (win - mean > cfar_multiplier(params.pfa, 4.0) * std)
+    if bright.any():  # censor targets out of their own background, as the baseline's second pass does
+        bright = ndimage.binary_dilation(bright, structure=eight, iterations=2)
+        values = win[background & ~bright]
+        mean, std = float(values.mean()), float(values.std())
+    if not std > 0.0:
+        return None
+    looks = float(np.clip((mean / std) ** 2, 0.5, 100.0))
+    z = np.where(finite, (win - mean) / std, -np.inf).astype(np.float32)
+    core = z > cfar_multiplier(params.pfa, looks)
+    labels, _ = ndimage.label(core | (z > cfar_multiplier(params.pfa_extent, looks)), structure=eight)
+    lr, lc = row - r0, col - c0
+    near = labels[max(lr - 2, 0):lr + 3, max(lc - 2, 0):lc + 3]
+    ids = [i for i in np.unique(near) if i > 0 and core[labels == i].any()]
+    if not ids:
+        return None
+    obj = labels == max(ids, key=lambda i: float(z[labels == i].max()))
+    edge = np.ones_like(obj)
+    edge[1:-1, 1:-1] = False
+    if (obj & edge).any():
+        return _Checked()
+    ratio_db = (10.0 * np.log10(np.maximum(win, 1e-30) / mean)).astype(np.float32)
+    weights = np.maximum(win - mean, 0.0).astype(np.float32)
+    comps = measure_components(obj, obj & core, ratio_db, axes_m, weights=weights,
+                               saturate=params.moment_quantile, trim=params.trim, psf_sigma_m=params.psf_sigma_m)
+    if len(comps.pixels) != 1 or not comps.length_m[0] <= params.max_length_m:
+        return _Checked()
+    ys, xs = np.nonzero(obj)
+    return _Checked(float(comps.x[0]) + c0, float(comps.y[0]) + r0, float(comps.length_m[0]),
+                    float(comps.width_m[0]), float(comps.heading_deg[0]), frozenset(((ys + r0) * w + xs + c0).tolist()))
+
+
+class CfarCheckedCnnDetector:
+    """``cnn-cfar`` (Sentinel-1): the CNN proposes vessels, a local CFAR tests, merges and measures each.
+
+    The mirror of ``cfar-cnn``: the CNN (which finds more real ships than the CFAR, wherever they are) proposes;
+    each proposal is tested by the baseline's CFAR on a window around it only (:func:`cfar_check`), in ``VV``
+    and then ``VH`` (:data:`CHECK_BANDS`):
+
+    - no target within two pixels in either band: rejected (the CNN's false alarms on sea clutter);
+    - a target: kept, with the object's centre and its size measured as the baseline measures (the CNN's size
+      head learnt the simulator); proposals that fall on one object are one vessel (the highest score kept);
+      an object joined to land keeps the CNN's own position and size;
+    - less water in the background than the CFAR needs (a berth in a crowded basin, or sea the water mask took
+      for land): kept as the CNN found it, since nothing can test it there.
+
+    The water mask is the baseline's (:func:`satwatch.detection.water.sar_water_mask`, vessels filled in, no
+    shore buffer). Sentinel-1 only.
+
+    Args:
+        cnn: the detector that proposes (anything with ``name``, ``precisions`` and ``detect``); None: a new CNN
+            with ``cnn_options``.
+        **cnn_options: options of :class:`satwatch.detection.models.cnn.CnnDetector` when ``cnn`` is None.
+    """
+
+    version = "cnn-cfar-1"
+    """Version of the combination, part of :attr:`name`."""
+    classes: tuple[str, ...] = ("vessel",)
+    """Classes reported."""
+
+    def __init__(self, cnn: Any = None, **cnn_options: Any) -> None:
+        if cnn is None:
+            from satwatch.detection.models.cnn import CnnDetector
+
+            cnn = CnnDetector(**cnn_options)
+        self.cnn = cnn
+        self.params = SarParams()
+
+    @property
+    def name(self) -> str:
+        """``cnn-cfar-1`` + the CNN's name."""
+        return f"{self.version}-{self.cnn.name}"
+
+    def classes_for(self, sensor: str) -> tuple[str, ...]:
+        """``vessel`` on Sentinel-1, nothing elsewhere."""
+        return self.classes if sensor == "s1" else ()
+
+    @property
+    def precisions(self) -> dict[str, str]:
+        """The CNN's precision per profile used so far."""
+        precisions: dict[str, str] = dict(getattr(self.cnn, "precisions", {}))
+        return precisions
+
+    def detect(self, scene: Scene) -> gpd.GeoDataFrame:
+        """CNN proposals of a Sentinel-1 scene that a local CFAR confirms (EPSG:4326 detections contract)."""
+        from scipy import ndimage
+
+        from satwatch.detection.water import (
+            SAR_COAST_SEPARATION_DB,
+            VESSEL_BLOB_HOLES,
+            sar_coast_separation_db,
+            sar_water_mask,
+        )
+        from satwatch.errors import DetectionError
+
+        if scene.meta.sensor != "s1":
+            raise DetectionError(f"cnn-cfar handles Sentinel-1 scenes; {scene.meta.scene_id} is {scene.meta.sensor}")
+        found = self.cnn.detect(scene)
+        found = found[found["class"] == "vessel"] if len(found) else found
+        if found.empty:
+            return found.reset_index(drop=True)
+        p = self.params
+        vv_db = scene.band("VV")
+        valid = np.isfinite(vv_db)
+        if sar_coast_separation_db(vv_db, valid, scene.gsd_m) >= SAR_COAST_SEPARATION_DB:
+            water = sar_water_mask(vv_db, valid, scene.gsd_m, threshold_db=p.water_threshold_db,
+                                   smooth_m=p.water_smooth_m, median_m=p.water_median_m, open_m=p.water_open_m,
+                                   fine_smooth_m=p.water_fine_smooth_m, fine_sigmas=p.water_fine_sigmas,
+                                   min_water_area_m2=p.min_water_area_m2, max_hole_m2=p.max_hole_m2,
+                                   shore_buffer_m=0.0, vh_db=scene.band("VH") if "VH" in scene.bands else None)
+            eight = np.ones((3, 3), dtype=bool)
+            near_px = max(1, round(BERTH_M / scene.gsd_m))
+            land, _ = ndimage.label(valid & ~water, structure=eight)
+            sizes = np.bincount(land.ravel()) * scene.gsd_m**2
+            sizes[0] = 0.0
+            # land no larger than the water mask's vessel blobs (a big ship with its sidelobes) holds no berth
+            coast = (sizes > VESSEL_BLOB_HOLES * p.max_hole_m2)[land]
+            shore = coast & ndimage.binary_dilation(water, structure=eight, iterations=near_px)
+            berth = ndimage.binary_dilation(shore, structure=eight, iterations=near_px) & valid
+        else:  # no coast in the scene: open sea throughout, however windy (the mask would call windy sea land)
+            water, berth = valid, np.zeros_like(valid)
+        powers = [(10.0 ** (scene.band(b) / 10.0)).astype(np.float32) for b in CHECK_BANDS if b in scene.bands]
+        axes = ground_axes_m(scene)
+        to_crs = Transformer.from_crs(4326, scene.crs, always_xy=True)
+        inverse = ~scene.transform
+        order = np.argsort(-found["score"].to_numpy(dtype=float), kind="stable")
+        kept: list[tuple[int, _Checked]] = []
+        taken: set[int] = set()
+        for i in order:
+            geom = found.geometry.iloc[i]
+            col, row = inverse @ to_crs.transform(geom.x, geom.y)
+            r, c = min(max(int(row), 0), scene.height - 1), min(max(int(col), 0), scene.width - 1)
+            checked: _Checked | None = None
+            if berth[r, c]:
+                kept.append((int(i), _Checked()))  # at a quay: kept as the CNN found it
+                continue
+            for power in powers:
+                checked = cfar_check(power, water, r, c, axes, scene.gsd_m, p)
+                if checked is not None:
+                    break
+            if checked is None:
+                continue
+            if checked.pixels & taken:
+                continue  # another, higher-scoring proposal on the same object
+            taken |= checked.pixels
+            kept.append((int(i), checked))
+        out = found.iloc[[i for i, _ in kept]].copy()
+        to_map = Transformer.from_crs(scene.crs, 4326, always_xy=True)
+        for k, (_, checked) in enumerate(kept):
+            if not math.isfinite(checked.length_m):
+                continue
+            x, y = to_map.transform(*(scene.transform @ (checked.x, checked.y)))
+            out.iloc[k, out.columns.get_loc("geometry")] = Point(x, y)
+            out.iloc[k, out.columns.get_loc("length_m")] = round(checked.length_m, 1)
+            out.iloc[k, out.columns.get_loc("width_m")] = round(checked.width_m, 1)
+            if "heading_deg" in out:
+                out.iloc[k, out.columns.get_loc("heading_deg")] = round(checked.heading_deg, 1)
         out["detector"] = self.name
         return out.reset_index(drop=True)
