@@ -32,6 +32,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_batch.py
 	$(BIN)/python benchmarks/bench_detector.py
 	$(BIN)/python benchmarks/bench_precision.py
+	$(BIN)/python benchmarks/bench_s1_hybrid.py
 	$(BIN)/python benchmarks/bench_rerun.py
 
 clean:
