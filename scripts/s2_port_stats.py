@@ -24,8 +24,6 @@ Usage: ``.venv/bin/python scripts/s2_port_stats.py [--scenario scenarios/train.y
 from __future__ import annotations
 
 import argparse
-import ast
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,19 +38,6 @@ WATER_B08 = 0.05
 """Water: 5 x 5 median B08 reflectance below this (real sea 0.01-0.04; hulls, quays and land above)."""
 BERTHED_RING_LAND = 0.3
 """A hull is berthed when more than this share of its 2-pixel ring is not water."""
-
-
-def _decode_rle(segmentation: str | dict[str, Any], height: int, width: int) -> np.ndarray:
-    """COCO uncompressed RLE (column-major counts, starting with background) to a boolean ``(H, W)`` mask."""
-    seg = ast.literal_eval(segmentation) if isinstance(segmentation, str) else segmentation
-    flat = np.zeros(height * width, dtype=bool)
-    pos, value = 0, False
-    for run in seg["counts"]:
-        if value:
-            flat[pos:pos + run] = True
-        pos += run
-        value = not value
-    return flat.reshape((width, height)).T
 
 
 def measure(b04: np.ndarray, b08: np.ndarray, hulls: list[np.ndarray]
@@ -116,12 +101,10 @@ def _print(label: str, scenes: list[dict[str, Any]]) -> None:
 
 
 def real(root: Path | None) -> None:
-    from satwatch.detection.data.sen2ships import DEFAULT_ROOT, load_port, port_names
+    from satwatch.detection.data.sen2ships import DEFAULT_ROOT, load_hull_masks, load_port, port_names
     from satwatch.detection.data.splits import HOLDOUT_PORTS
 
     base = root or DEFAULT_ROOT
-    coco = json.loads((base / "annotations.json").read_text())
-    image_id = {img["file_name"]: img["id"] for img in coco["images"]}
     scenes = []
     for name in port_names(base):
         if name in HOLDOUT_PORTS:
@@ -130,9 +113,7 @@ def real(root: Path | None) -> None:
         if "B04" not in port.scene.bands or "B08" not in port.scene.bands:
             print(f"  (skipped {name}: lacks {', '.join(b for b in ('B04', 'B08') if b not in port.scene.bands)})")
             continue
-        h, w = port.scene.height, port.scene.width
-        masks = [_decode_rle(a["segmentation"], h, w) for a in coco["annotations"]
-                 if a["image_id"] == image_id[name]]
+        masks = load_hull_masks(name, base)
         scenes.append(measure(port.scene.band("B04"), port.scene.band("B08"), masks))
     _print("real sen2ships training ports", scenes)
 

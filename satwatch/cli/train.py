@@ -36,6 +36,9 @@ def add_parser(sub: Subparsers) -> None:
     trn.add_argument("--hard-negatives", action="store_true",
                      help="s2: centre a share of crops on the shipped detector's false alarms in the training ports "
                      "and make other ships of EOTDL chips don't-care")
+    trn.add_argument("--paste-hulls", type=int, default=0, metavar="N",
+                     help="s2: also train on a copy of each training port with N real hulls, cut out of the training "
+                     "ports by their masks, pasted berthed along its quays (default 0: none)")
     trn.add_argument("--arch", choices=("v1", "v2"), default="",
                      help="network architecture (default: the profile's, v2 for s2, v1 for s1 and vhr)")
     trn.add_argument("--train-ports", help="s2: comma-separated sen2ships ports to train on (default: all but "
@@ -61,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
                       batch_size=args.batch_size, lr=args.lr, seed=args.seed, real_fraction=args.real_fraction,
                       scenario=str(args.scenario), init=str(args.init) if args.init else None,
                       area_focus=args.area_focus, max_scenes=args.max_scenes, workers=args.workers, arch=args.arch,
-                      train_ports=ports, hard_negatives=args.hard_negatives)
+                      train_ports=ports, hard_negatives=args.hard_negatives,
+                      paste_hulls=args.paste_hulls)
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -20,11 +20,13 @@ Quirks handled here (all real):
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +37,7 @@ from satwatch.errors import InputFileError
 from satwatch.imagery.scene import Scene, SceneMeta
 from satwatch.settings import REPO_ROOT
 
-__all__ = ["DEFAULT_ROOT", "S2_BANDS", "Port", "load_port", "port_names"]
+__all__ = ["DEFAULT_ROOT", "S2_BANDS", "Port", "decode_rle", "load_hull_masks", "load_port", "port_names"]
 
 DEFAULT_ROOT = Path(
     os.environ.get("SATWATCH_SEN2SHIPS", REPO_ROOT.parent / "shared" / "data" / "sen2ships")
@@ -109,3 +111,42 @@ def load_port(name: str, root: Path | None = None) -> Port:
                   transform=transform, meta=meta)
     missing = tuple(b for b in ("B02", "B03", "B04", "B08", "B11") if b not in names)
     return Port(name=name, scene=scene, boxes=boxes, missing=missing)
+
+
+def decode_rle(segmentation: str | dict[str, Any], height: int, width: int) -> npt.NDArray[np.bool_]:
+    """Decode a COCO uncompressed RLE (column-major run lengths, starting with background) to a mask.
+
+    sen2ships stores each ship's ``segmentation`` as the text of a Python dict (``"{'counts': [...], ...}"``);
+    a dict is accepted too.
+
+    Returns:
+        ``(height, width)`` boolean mask in the port raster's pixels.
+    """
+    seg = ast.literal_eval(segmentation) if isinstance(segmentation, str) else segmentation
+    flat = np.zeros(height * width, dtype=bool)
+    pos, value = 0, False
+    for run in seg["counts"]:
+        if value:
+            flat[pos:pos + run] = True
+        pos += int(run)
+        value = not value
+    mask: npt.NDArray[np.bool_] = flat.reshape((width, height)).T
+    return mask
+
+
+def load_hull_masks(name: str, root: Path | None = None) -> list[npt.NDArray[np.bool_]]:
+    """Every labelled ship's pixel mask (RLE) in one port, ``(height, width)`` of the port's rasters each.
+
+    Raises:
+        InputFileError: not a sen2ships folder or unknown port.
+    """
+    base = _root(root)
+    coco = json.loads((base / "annotations.json").read_text())
+    images = {str(img["file_name"]): img for img in coco["images"]}
+    if name not in images:
+        raise InputFileError(f"sen2ships has no port {name!r}; it has {', '.join(sorted(images))}")
+    image = images[name]
+    ship_ids = {c["id"] for c in coco["categories"] if c["name"] == "ship"}
+    h, w = int(image["height"]), int(image["width"])
+    return [decode_rle(a["segmentation"], h, w) for a in coco["annotations"]
+            if a["image_id"] == image["id"] and a["category_id"] in ship_ids and a.get("segmentation")]

@@ -38,7 +38,7 @@ from satwatch.detection.profiles import Profile
 from satwatch.imagery.scene import Scene
 
 __all__ = [
-    "labelled_sample", "port_sample", "real_training_items", "real_training_samples", "simulated_samples",
+    "hull_cutouts", "labelled_sample", "paste_real_hulls", "port_sample", "real_training_items", "real_training_samples", "simulated_samples",
     "validation_scenes",
 ]
 
@@ -429,4 +429,123 @@ def paste_real_ships(backgrounds: list[Sample], items: list[Any], per_scene: int
                           points=np.array(points, dtype=np.float64).reshape(-1, 6), ignore=bg.ignore,
                           masks=bg.masks, mask_ignore=bg.mask_ignore, has_size=bg.has_size,
                           area_anchors=bg.area_anchors, mask_known=bg.mask_known))
+    return out
+
+
+PASTE_HULLS_TRIES = 400
+"""Random placements tried per pasted hull before it is given up (a crowded or coastless port)."""
+PASTE_LAND_MIN_PX = 300
+"""Land a hull is pasted against is a region of at least this many profile pixels (0.03 km2 at 10 m: a quay, a
+pier, a breakwater); smaller non-water regions are ships, buoys or glint."""
+PASTE_HULL_CLEAR_PX = 3
+"""A pasted hull keeps at least this many profile pixels from every labelled ship of the port it is pasted in."""
+
+
+def hull_cutouts(ports: list[str], profile: Profile, root: Path | None = None
+                 ) -> list[tuple[np.ndarray, np.ndarray, tuple[str, ...]]]:
+    """Cut every labelled ship out of sen2ships ports, on the profile grid, by its pixel mask (RLE).
+
+    Each profile pixel takes the port's mask at its centre. Cut-outs touching no data are left out.
+
+    Returns:
+        ``(pixels, mask, names)`` per ship: ``(bands, h, w)`` float32 of its bounding box, ``(h, w)`` bool hull
+        mask, band names.
+    """
+    from satwatch.detection.data.sen2ships import load_hull_masks
+
+    out = []
+    for name in ports:
+        port = load_port(name, root)
+        raw, names, scale = profile_raster(port.scene, profile)
+        h, w = raw.shape[1:]
+        rows = np.minimum(((np.arange(h) + 0.5) * scale).astype(int), port.scene.height - 1)
+        cols = np.minimum(((np.arange(w) + 0.5) * scale).astype(int), port.scene.width - 1)
+        for full in load_hull_masks(name, root):
+            mask = full[rows][:, cols]
+            if not mask.any():
+                continue
+            ys, xs = np.nonzero(mask)
+            r0, r1, c0, c1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+            pixels = raw[:, r0:r1, c0:c1].copy()
+            if not np.all(np.isfinite(pixels[:, mask[r0:r1, c0:c1]])):
+                continue
+            out.append((pixels, mask[r0:r1, c0:c1].copy(), names))
+    return out
+
+
+def paste_real_hulls(ports: list[Sample], cutouts: list[tuple[np.ndarray, np.ndarray, tuple[str, ...]]],
+                     per_port: int, seed: int = 0) -> list[Sample]:
+    """Return a copy of each real port sample with ``per_port`` real hulls pasted berthed along its quays.
+
+    Real berthed ships are what the detector misses in real ports (a slightly brighter patch against a quay of
+    about its own brightness, ``scripts/s2_port_stats.py``). Each hull, cut out of a training port by its
+    mask (:func:`hull_cutouts`, randomly flipped), replaces the pixels of a place in another training port where
+    all of it lies on water (NDWI from ``B03`` and ``B08`` > 0), at least one of its pixels touches land (a
+    quay, a pier, a breakwater: a region of :data:`PASTE_LAND_MIN_PX` or more), and it keeps :data:`PASTE_HULL_CLEAR_PX` from every labelled ship. Each pasted
+    hull is a vessel label at its mask's centroid (no size: the port samples learn positions only).
+
+    Args:
+        ports: real port samples (:func:`port_sample`), all of one band set.
+        cutouts: hulls from :func:`hull_cutouts`; those whose bands differ from a port's are not pasted there.
+        per_port: hulls pasted into each port copy.
+        seed: random seed.
+
+    Returns:
+        One new sample per port, named ``<port>+hulls``.
+    """
+    from dataclasses import replace
+
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for sample in ports:
+        if "B03" not in sample.names or "B08" not in sample.names:
+            continue
+        usable = [c for c in cutouts if c[2] == sample.names]
+        if not usable:
+            continue
+        raw = sample.raw.copy()
+        green, nir = raw[sample.names.index("B03")], raw[sample.names.index("B08")]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            water = np.isfinite(green) & np.isfinite(nir) & ((green - nir) / (green + nir) > 0.0)
+        land, _ = ndimage.label(np.isfinite(green) & ~water, structure=np.ones((3, 3), bool))
+        sizes = np.bincount(land.ravel())
+        sizes[0] = 0
+        land = (sizes >= PASTE_LAND_MIN_PX)[land]  # smaller "land" is a ship, a buoy or a glint, not a quay
+        near_land = ndimage.binary_dilation(land, structure=np.ones((3, 3), bool))
+        taken = np.zeros(water.shape, dtype=bool)
+        for x, y in sample.points[:, :2]:
+            r, c = int(y), int(x)
+            taken[max(r - PASTE_HULL_CLEAR_PX, 0):r + PASTE_HULL_CLEAR_PX + 1,
+                  max(c - PASTE_HULL_CLEAR_PX, 0):c + PASTE_HULL_CLEAR_PX + 1] = True
+        shore = np.argwhere(water & near_land & ~taken)
+        if not len(shore):
+            continue
+        points = [sample.points]
+        h, w = water.shape
+        for _ in range(per_port):
+            pixels, mask, _ = usable[int(rng.integers(len(usable)))]
+            if rng.random() < 0.5:
+                pixels, mask = pixels[:, :, ::-1], mask[:, ::-1]
+            if rng.random() < 0.5:
+                pixels, mask = pixels[:, ::-1, :], mask[::-1, :]
+            mh, mw = mask.shape
+            for _ in range(PASTE_HULLS_TRIES):
+                r, c = shore[int(rng.integers(len(shore)))]
+                r0, c0 = int(r) - int(rng.integers(mh)), int(c) - int(rng.integers(mw))
+                if r0 < 0 or c0 < 0 or r0 + mh > h or c0 + mw > w:
+                    continue
+                win = (slice(r0, r0 + mh), slice(c0, c0 + mw))
+                if not (water[win][mask].all() and near_land[win][mask].any() and not taken[win][mask].any()):
+                    continue
+                raw[:, win[0], win[1]][:, mask] = pixels[:, mask]
+                water[win][mask] = False
+                grown = ndimage.binary_dilation(mask, iterations=PASTE_HULL_CLEAR_PX)
+                taken[win][grown] = True
+                ys, xs = np.nonzero(mask)
+                points.append(np.array([[c0 + xs.mean() + 0.5, r0 + ys.mean() + 0.5, np.nan, np.nan, np.nan, 0.0]]))
+                break
+        out.append(replace(sample, name=f"{sample.name}+hulls", raw=raw, points=np.concatenate(points),
+                           hard_negatives=None))
     return out

@@ -104,6 +104,10 @@ class TrainConfig:
     hard_negatives: bool = False
     """``s2``: mine the shipped detector's false alarms in the training ports as hard negatives (a share of
     crops centred on them) and make the other ships of EOTDL chips don't-care."""
+    paste_hulls: int = 0
+    """``s2``: also train on a copy of each training port with this many real hulls (cut out of the training
+    ports by their masks) pasted berthed along its quays (:func:`~satwatch.detection.data.training_data.
+    paste_real_hulls`); 0: none."""
     workers: int = 0
     """Processes making batches (0: the training process itself). Part of what makes a run reproducible."""
     arch: str = ""
@@ -383,6 +387,14 @@ def make_samples(cfg: TrainConfig, say: Callable[[str], None]) -> dict[str, list
         say("mining the shipped detector's false alarms in the training ports")
         miner = CnnDetector(device="cpu")
     real = [port_sample(p, profile, miner=miner) for p in real_ports]
+    if cfg.paste_hulls > 0 and real:
+        from satwatch.detection.data.training_data import hull_cutouts, paste_real_hulls
+
+        cutouts = hull_cutouts(real_ports, profile)
+        pasted = paste_real_hulls(real, cutouts, cfg.paste_hulls, seed=cfg.seed)
+        added = sum(len(s.points) for s in pasted) - sum(len(s.points) for s in real)
+        say(f"{len(cutouts)} real hulls cut out; {added} pasted berthed into {len(pasted)} port copies")
+        real += pasted
     simulated = simulated_samples(profile, cfg.scenario, limit=cfg.max_scenes or None)
     if cfg.real_fraction > 0:
         from satwatch.detection.data.training_data import real_training_samples
