@@ -27,7 +27,7 @@ activity:
 def _run(tmp_path: Path, counts: str) -> Path:
     path = tmp_path / "scenario.yaml"
     path.write_text(SCENARIO.replace("{COUNTS}", counts))
-    request = build_request(scenario_path=path)
+    request = build_request(scenario_path=path, detector="baseline")  # the rates below are the CFAR's
     source, settings = open_source(request), load_settings()
     run_dir = new_run_dir(settings.outputs_dir, request)
     aoi = request.aois[0]

@@ -27,8 +27,13 @@ def test_real_figures_are_read_from_the_metrics_files() -> None:
         ("real", rec["recall"]["value"], *rec["recall"]["ci95"])
     assert m.false_alarms_per_km2.value == pytest.approx(rec["false_alarms_per_km2"]["value"])
     assert m.version == "baseline-cfar-1" and "opensarship" in m.dataset
+    metrics = json.loads((MODELS_DIR / "s1.metrics.json").read_text())
+    default = metrics["default"]["detector"]
     auto = error_model("auto", "s1", "vessel")
-    assert auto.detector == "baseline" and auto.recall == m.recall  # auto resolves to the profile's default
+    assert auto.detector == default  # auto resolves to the profile's recorded default, with its figures
+    recorded = next(f for f in metrics["detectors"][default]["real"] if f["dataset"].startswith("opensarship"))
+    assert (auto.recall.value, auto.recall.low, auto.recall.high) == \
+        (recorded["recall"]["value"], *recorded["recall"]["ci95"])
     assert error_model("baseline-cfar-1", "s1", "vessel").recall == m.recall  # a run's versioned name
     assert ErrorModel.from_dict(m.to_dict()) == m
 

@@ -392,7 +392,8 @@ def make_samples(cfg: TrainConfig, say: Callable[[str], None]) -> dict[str, list
 
         cutouts = hull_cutouts(real_ports, profile)
         pasted = paste_real_hulls(real, cutouts, cfg.paste_hulls, seed=cfg.seed)
-        added = sum(len(s.points) for s in pasted) - sum(len(s.points) for s in real)
+        before = {s.name: len(s.points) for s in real}
+        added = sum(len(s.points) - before[s.name.removesuffix("+hulls")] for s in pasted)
         say(f"{len(cutouts)} real hulls cut out; {added} pasted berthed into {len(pasted)} port copies")
         real += pasted
     simulated = simulated_samples(profile, cfg.scenario, limit=cfg.max_scenes or None)
