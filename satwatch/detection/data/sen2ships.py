@@ -83,14 +83,8 @@ def load_port(name: str, root: Path | None = None) -> Port:
         InputFileError: not a sen2ships folder, unknown port, or no band files.
     """
     base = _root(root)
-    coco = json.loads((base / "annotations.json").read_text())
-    images = {str(img["file_name"]): img for img in coco["images"]}
-    if name not in images:
-        raise InputFileError(f"sen2ships has no port {name!r}; it has {', '.join(sorted(images))}")
-    image = images[name]
-    ship_ids = {c["id"] for c in coco["categories"] if c["name"] == "ship"}
-    boxes = np.array([a["bbox"] for a in coco["annotations"] if a["image_id"] == image["id"]
-                      and a["category_id"] in ship_ids], dtype=np.float64).reshape(-1, 4)
+    _, ships = _ship_annotations(name, base)
+    boxes = np.array([a["bbox"] for a in ships], dtype=np.float64).reshape(-1, 4)
     scenes = json.loads((base / "scenes.json").read_text()) if (base / "scenes.json").is_file() else {}
     acquired = datetime.fromisoformat(scenes.get(name, {}).get("acquired", "2023-01-01")).replace(tzinfo=UTC)
     arrays, names = [], []
@@ -140,13 +134,21 @@ def load_hull_masks(name: str, root: Path | None = None) -> list[npt.NDArray[np.
     Raises:
         InputFileError: not a sen2ships folder or unknown port.
     """
-    base = _root(root)
+    image, ships = _ship_annotations(name, _root(root))
+    h, w = int(image["height"]), int(image["width"])
+    return [decode_rle(a["segmentation"], h, w) for a in ships if a.get("segmentation")]
+
+
+def _ship_annotations(name: str, base: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The COCO image record of a port and its ship annotations, in file order.
+
+    Raises:
+        InputFileError: unknown port.
+    """
     coco = json.loads((base / "annotations.json").read_text())
     images = {str(img["file_name"]): img for img in coco["images"]}
     if name not in images:
         raise InputFileError(f"sen2ships has no port {name!r}; it has {', '.join(sorted(images))}")
     image = images[name]
     ship_ids = {c["id"] for c in coco["categories"] if c["name"] == "ship"}
-    h, w = int(image["height"]), int(image["width"])
-    return [decode_rle(a["segmentation"], h, w) for a in coco["annotations"]
-            if a["image_id"] == image["id"] and a["category_id"] in ship_ids and a.get("segmentation")]
+    return image, [a for a in coco["annotations"] if a["image_id"] == image["id"] and a["category_id"] in ship_ids]

@@ -238,7 +238,33 @@ CONFIRM_DISTANCE_M = 40.0
 """A CFAR candidate is confirmed by a CNN detection within this distance, metres."""
 
 
-class ConfirmedCfarDetector:
+class _SarCnnHybrid:
+    """What the Sentinel-1 hybrids share: a CNN (``self.cnn``), vessels only, a versioned name."""
+
+    version = ""
+    """Version of the combination, part of :attr:`name` (set by each hybrid)."""
+    classes: tuple[str, ...] = ("vessel",)
+    """Classes reported."""
+    cnn: Any
+    """The CNN the hybrid runs (set by each hybrid's ``__init__``)."""
+
+    @property
+    def name(self) -> str:
+        """The hybrid's version + the CNN's name (e.g. ``cnn-cfar-1-cnn-6c6ef34119``)."""
+        return f"{self.version}-{self.cnn.name}"
+
+    def classes_for(self, sensor: str) -> tuple[str, ...]:
+        """``vessel`` on Sentinel-1, nothing elsewhere."""
+        return self.classes if sensor == "s1" else ()
+
+    @property
+    def precisions(self) -> dict[str, str]:
+        """The CNN's precision per profile used so far."""
+        precisions: dict[str, str] = dict(getattr(self.cnn, "precisions", {}))
+        return precisions
+
+
+class ConfirmedCfarDetector(_SarCnnHybrid):
     """``cfar-cnn`` (Sentinel-1): CFAR candidates kept only where the CNN also sees a vessel.
 
     Global Fishing Watch's design: a constant-false-alarm-rate detector proposes bright objects on water at a
@@ -253,8 +279,6 @@ class ConfirmedCfarDetector:
 
     version = "cfar-cnn-1"
     """Version of the combination, part of :attr:`name`."""
-    classes: tuple[str, ...] = ("vessel",)
-    """Classes reported."""
 
     def __init__(self, **cnn_options: Any) -> None:
         from satwatch.detection.models.baseline import BaselineDetector
@@ -263,20 +287,6 @@ class ConfirmedCfarDetector:
         cnn_options.setdefault("thresholds", {"vessel": CONFIRM_THRESHOLD})
         self.cnn = CnnDetector(**cnn_options)
         self.cfar = BaselineDetector(sar=SarParams(pfa=CONFIRM_PFA))
-
-    @property
-    def name(self) -> str:
-        """``cfar-cnn-1`` + the CNN's name."""
-        return f"{self.version}-{self.cnn.name}"
-
-    def classes_for(self, sensor: str) -> tuple[str, ...]:
-        """``vessel`` on Sentinel-1, nothing elsewhere."""
-        return self.classes if sensor == "s1" else ()
-
-    @property
-    def precisions(self) -> dict[str, str]:
-        """The CNN's precision per profile used so far."""
-        return self.cnn.precisions
 
     def detect(self, scene: Scene) -> gpd.GeoDataFrame:
         """CFAR candidates of a Sentinel-1 scene confirmed by the CNN (EPSG:4326 detections contract)."""
@@ -411,7 +421,7 @@ def cfar_check(power: F32, water: npt.NDArray[np.bool_], row: int, col: int, axe
                     float(comps.width_m[0]), float(comps.heading_deg[0]), frozenset(((ys + r0) * w + xs + c0).tolist()))
 
 
-class CfarCheckedCnnDetector:
+class CfarCheckedCnnDetector(_SarCnnHybrid):
     """``cnn-cfar`` (Sentinel-1): the CNN proposes vessels, a local CFAR tests, merges and measures each.
 
     The mirror of ``cfar-cnn``: the CNN (which finds more real ships than the CFAR, wherever they are) proposes;
@@ -436,8 +446,6 @@ class CfarCheckedCnnDetector:
 
     version = "cnn-cfar-1"
     """Version of the combination, part of :attr:`name`."""
-    classes: tuple[str, ...] = ("vessel",)
-    """Classes reported."""
 
     def __init__(self, cnn: Any = None, **cnn_options: Any) -> None:
         if cnn is None:
@@ -446,21 +454,6 @@ class CfarCheckedCnnDetector:
             cnn = CnnDetector(**cnn_options)
         self.cnn = cnn
         self.params = SarParams()
-
-    @property
-    def name(self) -> str:
-        """``cnn-cfar-1`` + the CNN's name."""
-        return f"{self.version}-{self.cnn.name}"
-
-    def classes_for(self, sensor: str) -> tuple[str, ...]:
-        """``vessel`` on Sentinel-1, nothing elsewhere."""
-        return self.classes if sensor == "s1" else ()
-
-    @property
-    def precisions(self) -> dict[str, str]:
-        """The CNN's precision per profile used so far."""
-        precisions: dict[str, str] = dict(getattr(self.cnn, "precisions", {}))
-        return precisions
 
     def detect(self, scene: Scene) -> gpd.GeoDataFrame:
         """CNN proposals of a Sentinel-1 scene that a local CFAR confirms (EPSG:4326 detections contract)."""
