@@ -91,6 +91,7 @@ __all__ = [
     "detect_sar",
     "measure_components",
     "odd_pixels",
+    "sar_scene_water",
 ]
 
 FloatArray = npt.NDArray[np.float32]
@@ -520,6 +521,29 @@ def _censored_stats(
     return mean, std, ok
 
 
+def sar_scene_water(scene: Scene, valid: BoolArray, params: SarParams, shore_buffer_m: float | None = None
+                    ) -> BoolArray:
+    """Return the water mask of a Sentinel-1 scene with the settings of ``params`` (VH used when present).
+
+    Args:
+        scene: bands ``VV`` (and optionally ``VH``), sigma0 in dB.
+        valid: ``(height, width)`` mask of pixels with data.
+        params: detector settings whose ``water_*``, ``min_water_area_m2`` and ``max_hole_m2`` apply.
+        shore_buffer_m: water this close to land is dropped, metres; None: ``params.shore_buffer_m``.
+
+    Returns:
+        ``(height, width)`` boolean mask, True on water (:func:`satwatch.detection.water.sar_water_mask`).
+    """
+    p = params
+    return sar_water_mask(
+        scene.band("VV"), valid, scene.gsd_m, threshold_db=p.water_threshold_db, smooth_m=p.water_smooth_m,
+        median_m=p.water_median_m, open_m=p.water_open_m, fine_smooth_m=p.water_fine_smooth_m,
+        fine_sigmas=p.water_fine_sigmas, min_water_area_m2=p.min_water_area_m2, max_hole_m2=p.max_hole_m2,
+        shore_buffer_m=p.shore_buffer_m if shore_buffer_m is None else shore_buffer_m,
+        vh_db=scene.band("VH") if "VH" in scene.bands else None,
+    )
+
+
 def detect_sar(scene: Scene, params: SarParams | None = None) -> list[Detection]:
     """Vessels in a Sentinel-1 scene by two-parameter CFAR on water (see the module docstring).
 
@@ -548,12 +572,7 @@ def detect_sar(scene: Scene, params: SarParams | None = None) -> list[Detection]
         valid &= np.isfinite(vh_db)
         power = power + np.power(np.float32(10.0), np.where(valid, vh_db, np.float32(0.0)) / np.float32(10.0))
     power = np.where(valid, power, np.float32(0.0)).astype(np.float32)
-    water = sar_water_mask(
-        vv_db, valid, gsd, threshold_db=p.water_threshold_db, smooth_m=p.water_smooth_m, median_m=p.water_median_m,
-        open_m=p.water_open_m, fine_smooth_m=p.water_fine_smooth_m, fine_sigmas=p.water_fine_sigmas,
-        min_water_area_m2=p.min_water_area_m2, max_hole_m2=p.max_hole_m2,
-        shore_buffer_m=p.shore_buffer_m, vh_db=scene.band("VH") if "VH" in scene.bands else None,
-    )
+    water = sar_scene_water(scene, valid, p)
     if not water.any():
         return []
     guard = odd_pixels(p.guard_window_m, gsd)

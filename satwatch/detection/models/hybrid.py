@@ -35,7 +35,7 @@ from rasterio.windows import Window
 from shapely.geometry import Point
 
 from satwatch.detection.detections import ground_axes_m
-from satwatch.detection.models.baseline import OpticalParams, SarParams, measure_components
+from satwatch.detection.models.baseline import OpticalParams, SarParams, measure_components, sar_scene_water
 from satwatch.imagery.scene import Scene, read_scene, read_scene_header
 
 __all__ = [
@@ -463,7 +463,6 @@ class CfarCheckedCnnDetector(_SarCnnHybrid):
             SAR_COAST_SEPARATION_DB,
             VESSEL_BLOB_HOLES,
             sar_coast_separation_db,
-            sar_water_mask,
         )
         from satwatch.errors import DetectionError
 
@@ -477,11 +476,7 @@ class CfarCheckedCnnDetector(_SarCnnHybrid):
         vv_db = scene.band("VV")
         valid = np.isfinite(vv_db)
         if sar_coast_separation_db(vv_db, valid, scene.gsd_m) >= SAR_COAST_SEPARATION_DB:
-            water = sar_water_mask(vv_db, valid, scene.gsd_m, threshold_db=p.water_threshold_db,
-                                   smooth_m=p.water_smooth_m, median_m=p.water_median_m, open_m=p.water_open_m,
-                                   fine_smooth_m=p.water_fine_smooth_m, fine_sigmas=p.water_fine_sigmas,
-                                   min_water_area_m2=p.min_water_area_m2, max_hole_m2=p.max_hole_m2,
-                                   shore_buffer_m=0.0, vh_db=scene.band("VH") if "VH" in scene.bands else None)
+            water = sar_scene_water(scene, valid, p, shore_buffer_m=0.0)
             eight = np.ones((3, 3), dtype=bool)
             near_px = max(1, round(BERTH_M / scene.gsd_m))
             land, _ = ndimage.label(valid & ~water, structure=eight)
