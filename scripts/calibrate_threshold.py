@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile == "s1":
         items = opensarship_items(SPLITS["opensarship"]["train"])
         base = BaselineDetector()
-        tallies = tally_scenes(items, [base.detect(i.scene) for i in items], args.cls, 30.0)
+        tallies = tally_scenes(items, [base.detect(i.scene) for i in items], args.cls)
         baseline_fa = figures_from_tallies(tallies, "train", args.cls, True, draws=1).get("false_alarms_per_km2")
         print(f"baseline: {baseline_fa:.3f} false alarms per km2 on the training chips")
     else:
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for t in GRID:
         kept = [f[f["score"] >= t] if len(f) else f for f in frames]
-        figs = figures_from_tallies(tally_scenes(vset.items, kept, args.cls, 30.0), "train", args.cls, True, draws=1)
+        figs = figures_from_tallies(tally_scenes(vset.items, kept, args.cls), "train", args.cls, True, draws=1)
         rows.append((t, figs.get("precision"), figs.get("recall"), figs.get("f1"), figs.get("false_alarms_per_km2")))
         print(f"threshold {t:.2f}: precision {figs.get('precision'):.3f} recall {figs.get('recall'):.3f} "
               f"F1 {figs.get('f1'):.3f} false alarms/km2 {figs.get('false_alarms_per_km2'):.3f}")

@@ -71,8 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         sid = item.scene.meta.scene_id
         if item.labels.empty:
             continue
-        result = evaluate(found.assign(scene_id=sid), item.labels.assign(scene_id=sid), match_distance_m=30.0,
-                          cls=vset.cls, scene_id=sid)
+        result = evaluate(found.assign(scene_id=sid), item.labels.assign(scene_id=sid), cls=vset.cls, scene_id=sid)
         lab, d = result.labels, result.detections
         misses += [(item.scene, g.centroid.x, g.centroid.y) for g in lab[lab["outcome"] == "fn"].geometry]
         if item.negatives_known and len(d):

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     items = opensarship_items(groups)
     for name in [n.strip() for n in args.detectors.split(",") if n.strip()]:
         det = get_detector(name, device="cpu") if name in CNN_OPTION_DETECTORS else get_detector(name)
-        tallies = tally_scenes(items, [det.detect(i.scene) for i in items], "vessel", 30.0)
+        tallies = tally_scenes(items, [det.detect(i.scene) for i in items], "vessel")
         figs = figures_from_tallies(tallies, f"opensarship-train ({'+'.join(groups)})", "vessel", True, draws=200)
         print(f"[{name}] {figs.summary()}")
     return 0

@@ -25,6 +25,7 @@ from satwatch.detection.auto import metrics_path
 from satwatch.detection.data.splits import SPLITS
 from satwatch.detection.detector import CNN_OPTION_DETECTORS, DETECTORS, get_detector
 from satwatch.detection.profiles import PROFILES
+from satwatch.detection.training.evaluate import DEFAULT_MATCH_DISTANCE_M, MATCH_DISTANCE_M
 from satwatch.detection.training.figures import METRICS_FORMAT, choose_default, paired_length_errors
 from satwatch.detection.training.validation import real_sets, score, tallies_table
 from satwatch.outputs.files import write_json
@@ -39,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", required=True, choices=sorted(PROFILES))
     ap.add_argument("--detectors", default=",".join(VALIDATED),
                     help=f"comma-separated registry names (default {','.join(VALIDATED)})")
-    ap.add_argument("--match-distance-m", type=float, default=30.0)
+    ap.add_argument("--match-distance-m", type=float,
+                    help="one match distance for every class, metres (default per class: MATCH_DISTANCE_M of "
+                    "satwatch.detection.training.evaluate: vessel 30, vehicle 3)")
     ap.add_argument("--no-simulated", action="store_true",
                     help="skip the simulated validation; keep the simulated figures recorded in the metrics file")
     ap.add_argument("--tallies", action="store_true", help="print every scene's tp/fp/fn")
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "format": METRICS_FORMAT, "profile": args.profile,
         "command": " ".join([".venv/bin/python scripts/validate_detector.py", *(argv or sys.argv[1:])]),
-        "split": SPLITS, "match_distance_m": args.match_distance_m, "detectors": {},
+        "split": SPLITS, "match_distance_m": _distances(args.profile, args.match_distance_m), "detectors": {},
     }
     real: dict[str, list[Any]] = {}
     per_scene: dict[str, list[Any]] = {}
@@ -109,7 +112,16 @@ def _detector(name: str, precision: str, models_dir: Path | None = None) -> Any:
     return get_detector(name)
 
 
-def simulated_figures(profile: str, name: str, match_distance_m: float, precision: str,
+def _distances(profile: str, match_distance_m: float | None) -> dict[str, float]:
+    """Match distance per class of the profile, metres (as the metrics file records it)."""
+    prof = PROFILES[profile]
+    classes = (*prof.point_classes, *prof.mask_classes)
+    if match_distance_m is not None:
+        return dict.fromkeys(classes, match_distance_m)
+    return {c: MATCH_DISTANCE_M.get(c, DEFAULT_MATCH_DISTANCE_M) for c in classes}
+
+
+def simulated_figures(profile: str, name: str, match_distance_m: float | None, precision: str,
                       models_dir: Path | None = None) -> dict[str, Any]:
     """One detector on the simulated validation scenario (SIMULATED: a demonstration, never evidence)."""
     from satwatch.detection.data.training_data import validation_scenes

@@ -20,7 +20,8 @@ def add_parser(sub: Subparsers) -> None:
                     help="COCO labels: the raster the boxes were drawn on (default: every image, rasters found "
                          "beside the annotations file)")
     ev.add_argument("--match-distance-m", type=float, metavar="M",
-                    help="largest distance from a detection to a label, metres (default 30; 0 inside polygons)")
+                    help="largest distance from a detection to a label, metres, for every class (default per class: "
+                         "vessel 30, vehicle 3, encampment 30; 0 inside polygons)")
     ev.add_argument("--iou", type=float, metavar="T",
                     help="match polygon detections to polygon labels by IoU >= T (e.g. 0.3) instead of location")
     ev.add_argument("--class", dest="cls", metavar="C",
@@ -36,13 +37,12 @@ def add_parser(sub: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``satwatch evaluate`` with the parsed ``args``; return the exit code."""
     from satwatch.detection.data.label_files import read_detections, read_labels
-    from satwatch.detection.training.evaluate import DEFAULT_MATCH_DISTANCE_M, evaluate
+    from satwatch.detection.training.evaluate import evaluate
     from satwatch.outputs.files import write_json
 
     detections = read_detections(args.detections)
     labels = read_labels(args.labels, raster=args.raster)
-    distance = DEFAULT_MATCH_DISTANCE_M if args.match_distance_m is None else args.match_distance_m
-    result = evaluate(detections, labels, match_distance_m=distance, iou_threshold=args.iou, cls=args.cls,
+    result = evaluate(detections, labels, match_distance_m=args.match_distance_m, iou_threshold=args.iou, cls=args.cls,
                       min_score=args.min_score, scene_id=args.scene_id, all_scenes=args.all_scenes)
     print(result.table())
     if args.out:

@@ -31,7 +31,7 @@ def test_default_detector_reaches_its_recorded_real_figures(profile: str) -> Non
     recorded = {f.dataset: f for f in real_figures(metrics)[default]}
     for vset in sets:
         det = get_detector(default, device="cpu") if default != "baseline" else get_detector(default)
-        figs, _ = score(det.detect, vset, match_distance_m=float(metrics["match_distance_m"]))
+        figs, _ = score(det.detect, vset, match_distance_m=metrics["match_distance_m"])
         want = recorded[vset.name]
         for name in ("f1", "recall"):
             if not math.isnan(want.get(name)):

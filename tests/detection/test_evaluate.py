@@ -10,6 +10,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 import shapely
@@ -102,6 +103,22 @@ def test_match_distance() -> None:
     assert (m.tp, m.fp, m.fn) == (0, 1, 1)
     m = _one(evaluate(_dets([(0.0, 0.0)]), labels, match_distance_m=0.0))
     assert m.tp == 1  # 0 m: only exact positions (or inside polygons)
+
+
+def test_vehicles_match_within_three_metres_by_default_so_a_roof_cannot_claim_a_missed_car() -> None:
+    # a row of three cars 2.5 m apart; the detector finds the first, and raises a false alarm 12 m away
+    cars = _labels([Point(0, 0), Point(2.5, 0), Point(5.0, 0)], **{"class": "vehicle"})
+    dets = _dets([(0.3, 0.0), (5.0, 12.0)], [0.9, 0.8], **{"class": "vehicle"})
+    m = _one(evaluate(dets, cars), "vehicle")
+    assert (m.tp, m.fp, m.fn) == (1, 1, 2)
+    lax = _one(evaluate(dets, cars, match_distance_m=30.0), "vehicle")  # one distance for every class
+    assert (lax.tp, lax.fp, lax.fn) == (2, 0, 1)
+    both = evaluate(pd.concat([dets, _dets([(25.0, 0.0)])], ignore_index=True),
+                    pd.concat([cars, _labels([Point(0, 0)])], ignore_index=True))
+    assert _one(both, "vessel").tp == 1 and _one(both, "vehicle").tp == 1  # 25 m: a vessel match, never a car's
+    assert both.match_distance_m == {"vehicle": 3.0, "vessel": 30.0}
+    per_class = _one(evaluate(dets, cars, match_distance_m={"vehicle": 13.0}), "vehicle")
+    assert per_class.tp == 2
 
 
 def test_dont_care_labels_are_neither_hit_nor_miss() -> None:
@@ -354,7 +371,7 @@ def test_cli_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "precision" in stdout and "median per-scene relative count error" in stdout
     record = json.loads(out.read_text())
     assert record["total"]["tp"] == 1 and record["total"]["fp"] == 1 and record["total"]["fn"] == 1
-    assert record["total"]["f1"] == 0.5 and record["settings"]["match_distance_m"] == 30.0
+    assert record["total"]["f1"] == 0.5 and record["settings"]["match_distance_m"] == {"vessel": 30.0}
     assert record["per_scene"][0]["scene_id"] == "s" and record["detections"] == str(dets)
     assert not [p for p in out.parent.iterdir() if p.name != "metrics.json"]  # no temporary left over
 

@@ -16,8 +16,11 @@ Matching (:func:`evaluate`), per scene and class, one to one:
 
 1. A detection's *location* is its point, or the centroid of its polygon, in a local UTM projection
    (metres). A detection and a label of the same class are a candidate pair when that location lies within
-   ``match_distance_m`` of the label's geometry: inside a polygon label the distance is 0, so a detection
-   anywhere inside a large labelled object matches it, however far from its centre.
+   the class's match distance of the label's geometry (:data:`MATCH_DISTANCE_M` unless given): inside a
+   polygon label the distance is 0, so a detection anywhere inside a large labelled object matches it,
+   however far from its centre. The distance must be smaller than the spacing of the objects it tells apart:
+   cars parked in a row are 2.5-3 m apart, so a vehicle matches within 3 m; at 30 m a detection on a roof
+   would claim a car it never saw.
 2. With ``iou_threshold`` set, a polygon detection and a polygon label (encampments, vehicle parks) are
    instead a candidate pair when their intersection over union is at least the threshold (IoU matching); a
    point on either side still uses the location rule.
@@ -65,6 +68,7 @@ from satwatch.errors import UsageError
 __all__ = [
     "ALL",
     "DEFAULT_MATCH_DISTANCE_M",
+    "MATCH_DISTANCE_M",
     "Evaluation",
     "Metrics",
     "evaluate",
@@ -72,7 +76,12 @@ __all__ = [
 ]
 
 DEFAULT_MATCH_DISTANCE_M = 30.0
-"""Default match distance, metres: three Sentinel-2 pixels, about the centre error of a small vessel."""
+"""Match distance of a class :data:`MATCH_DISTANCE_M` does not name, metres."""
+MATCH_DISTANCE_M: dict[str, float] = {"vessel": 30.0, "encampment": 30.0, "vehicle": 3.0}
+"""Default match distance per class, metres. ``vessel``: three Sentinel-2 pixels, about the centre error of a
+small vessel (and well under the 20-40 m between berthed ships). ``encampment``: polygons, matched inside or by
+IoU, so the distance only serves point labels. ``vehicle``: half a car's length (4.5 m) plus one 1 m pixel,
+so a detection must lie on the car: cars in a parking row are 2.5-3 m apart."""
 ALL = "ALL"
 """The ``scene_id`` and ``cls`` of totals over all scenes or all classes."""
 
@@ -177,8 +186,8 @@ class Evaluation:
     median_relative_count_error: Mapping[str, float]
     """Class (and :data:`ALL`, per-scene counts of all classes) -> median over the scenes with labels of the
     per-scene relative count error; NaN where no scene has labels."""
-    match_distance_m: float
-    """Match distance used, metres."""
+    match_distance_m: Mapping[str, float]
+    """Match distance used per evaluated class, metres."""
     iou_threshold: float | None
     """IoU threshold for polygon-to-polygon pairs, or None (location rule for every pair)."""
     min_score: float
@@ -198,7 +207,7 @@ class Evaluation:
         """Everything but the per-object frames, as JSON-ready values (NaN as ``None``)."""
         return {
             "simulated": self.simulated,
-            "settings": {"match_distance_m": self.match_distance_m, "iou_threshold": self.iou_threshold,
+            "settings": {"match_distance_m": dict(self.match_distance_m), "iou_threshold": self.iou_threshold,
                          "min_score": self.min_score},
             "total": self.total.to_dict(),
             "per_class": [m.to_dict() for m in self.per_class],
@@ -225,7 +234,8 @@ class Evaluation:
         iou = f", IoU >= {self.iou_threshold:g} for polygon pairs" if self.iou_threshold is not None else ""
         lines.append("")
         lines.append(f"median per-scene relative count error: {medians or '-'}")
-        lines.append(f"matched within {self.match_distance_m:g} m{iou}; scores >= {self.min_score:g}")
+        within = ", ".join(f"{c} {d:g} m" for c, d in sorted(self.match_distance_m.items())) or "-"
+        lines.append(f"matched within: {within}{iou}; scores >= {self.min_score:g}")
         lines.extend(self.notes)
         if self.simulated:
             lines.append("SIMULATED imagery: a demonstration of the method, not evidence about the real world.")
@@ -271,7 +281,7 @@ def evaluate(
     detections: gpd.GeoDataFrame,
     labels: gpd.GeoDataFrame,
     *,
-    match_distance_m: float = DEFAULT_MATCH_DISTANCE_M,
+    match_distance_m: float | Mapping[str, float] | None = None,
     iou_threshold: float | None = None,
     cls: str | None = None,
     min_score: float = 0.0,
@@ -288,8 +298,9 @@ def evaluate(
         labels: labels in any CRS (see the module docstring), e.g.
             :func:`~satwatch.detection.data.label_files.read_labels` output.
         match_distance_m: largest distance in metres from a detection's location (point, polygon centroid) to
-            a label's geometry for the two to match (0 inside a polygon label); distances are measured in the
-            UTM zone of each scene.
+            a label's geometry for the two to match (0 inside a polygon label); one value for every class, or
+            per class (classes not named: :data:`DEFAULT_MATCH_DISTANCE_M`); default :data:`MATCH_DISTANCE_M`.
+            Distances are measured in the UTM zone of each scene.
         iou_threshold: if given (0 < t <= 1, e.g. 0.3), polygon detections match polygon labels when their
             IoU is at least ``t`` instead of by location.
         cls: evaluate only this class; also the class of every label (or detection) in a frame without a
@@ -313,8 +324,7 @@ def evaluate(
         >>> result.total.f1  # doctest: +SKIP
         0.93
     """
-    if not (math.isfinite(match_distance_m) and match_distance_m >= 0.0):
-        raise UsageError(f"match distance {match_distance_m:g} m must be a number >= 0")
+    by_class, other = _distances(match_distance_m)
     if iou_threshold is not None and not (0.0 < iou_threshold <= 1.0):
         raise UsageError(f"IoU threshold {iou_threshold:g} must be in (0, 1], e.g. 0.3")
     if not (0.0 <= min_score <= 1.0):
@@ -400,6 +410,7 @@ def evaluate(
     lb["class"] = lab_cls[keep_lab].to_numpy()
     lb["eval_scene"] = lab_scene[keep_lab].to_numpy()
     care = _visible(lb)
+    lab_dist = np.array([by_class.get(c, other) for c in lb["class"]], dtype=np.float64)
     d = d.reset_index(drop=True)
     lb = lb.reset_index(drop=True)
 
@@ -421,7 +432,7 @@ def evaluate(
         dg = np.asarray(d.geometry.iloc[di].to_crs(crs).to_numpy(), dtype=object)
         lg = np.asarray(lb.geometry.iloc[li].to_crs(crs).to_numpy(), dtype=object)
         m = _match(dg, d_score[di], d["class"].to_numpy()[di], lg, lb["class"].to_numpy()[li], care[li],
-                   match_distance_m, iou_threshold)
+                   lab_dist[li], iou_threshold)
         matched = m.det_label >= 0
         det_label[di[matched]] = li[m.det_label[matched]]
         det_outcome[di[matched]] = "tp"
@@ -436,9 +447,28 @@ def evaluate(
     per_scene, per_class, total, medians = _summarise(d, lb, scenes)
     return Evaluation(
         per_scene=per_scene, per_class=per_class, total=total, median_relative_count_error=medians,
-        match_distance_m=float(match_distance_m), iou_threshold=iou_threshold, min_score=float(min_score),
+        match_distance_m={c: by_class.get(c, other) for c in sorted(set(lb["class"]) | set(d["class"]))},
+        iou_threshold=iou_threshold, min_score=float(min_score),
         simulated=simulated, notes=tuple(notes), detections=d, labels=lb,
     )
+
+
+def _distances(match_distance_m: float | Mapping[str, float] | None) -> tuple[dict[str, float], float]:
+    """``(per class, for other classes)`` match distances (see :func:`evaluate`).
+
+    Raises:
+        UsageError: a distance is negative or not finite.
+    """
+    if match_distance_m is None:
+        by_class, other = dict(MATCH_DISTANCE_M), DEFAULT_MATCH_DISTANCE_M
+    elif isinstance(match_distance_m, Mapping):
+        by_class, other = {str(c): float(v) for c, v in match_distance_m.items()}, DEFAULT_MATCH_DISTANCE_M
+    else:
+        by_class, other = {}, float(match_distance_m)
+    for value in (*by_class.values(), other):
+        if not (math.isfinite(value) and value >= 0.0):
+            raise UsageError(f"match distance {value:g} m must be a number >= 0")
+    return by_class, other
 
 
 evaluate_detections = evaluate
@@ -467,17 +497,21 @@ class _Matched:
 def _match(
     det_geom: npt.NDArray[np.object_], score: F64, det_cls: npt.NDArray[np.object_],
     lab_geom: npt.NDArray[np.object_], lab_cls: npt.NDArray[np.object_], care: Bool,
-    match_distance_m: float, iou_threshold: float | None,
+    lab_distance_m: F64, iou_threshold: float | None,
 ) -> _Matched:
-    """Greedy one-to-one matching of one scene; geometries in a metric CRS (metres)."""
+    """Greedy one-to-one matching of one scene; geometries in a metric CRS (metres).
+
+    ``lab_distance_m``: the match distance of each label (by its class), metres.
+    """
     n_det, n_lab = len(det_geom), len(lab_geom)
     det_poly = np.isin(shapely.get_type_id(det_geom), [3, 6])
     lab_poly = np.isin(shapely.get_type_id(lab_geom), [3, 6])
     lab_geom = np.where(shapely.is_valid(lab_geom), lab_geom, shapely.make_valid(lab_geom))
     location = np.where(det_poly, shapely.centroid(det_geom), det_geom)
     tree = shapely.STRtree(lab_geom)
-    if match_distance_m > 0:
-        qd, ql = tree.query(location, predicate="dwithin", distance=match_distance_m)
+    widest = float(lab_distance_m.max()) if n_lab else 0.0
+    if widest > 0:
+        qd, ql = tree.query(location, predicate="dwithin", distance=widest)
     else:
         qd, ql = tree.query(location, predicate="intersects")
     keep = det_cls[qd] == lab_cls[ql]
@@ -485,7 +519,10 @@ def _match(
         keep &= ~(det_poly[qd] & lab_poly[ql])
     qd, ql = qd[keep], ql[keep]
     dist = shapely.distance(location[qd], lab_geom[ql]).astype(np.float64)
-    cost = dist / match_distance_m if match_distance_m > 0 else np.zeros(len(qd))
+    near = dist <= lab_distance_m[ql]
+    qd, ql, dist = qd[near], ql[near], dist[near]
+    reach = lab_distance_m[ql]
+    cost = np.divide(dist, reach, out=np.zeros(len(qd)), where=reach > 0)
     iou = np.full(len(qd), np.nan)
     if iou_threshold is not None and det_poly.any() and lab_poly.any():
         polys = np.flatnonzero(det_poly)

@@ -404,15 +404,16 @@ def make_samples(cfg: TrainConfig, say: Callable[[str], None]) -> dict[str, list
     return {"simulated": simulated, "real": real}
 
 
-def evaluate(loaded: LoadedModel, scenes: Sequence[tuple[Scene, gpd.GeoDataFrame]], match_distance_m: float = 20.0,
-             iou_threshold: float | None = 0.3) -> Evaluation:
+def evaluate(loaded: LoadedModel, scenes: Sequence[tuple[Scene, gpd.GeoDataFrame]],
+             match_distance_m: float | None = None, iou_threshold: float | None = 0.3) -> Evaluation:
     """Detect on whole validation scenes and score the detections against their labels.
 
     Args:
         loaded: the model (its thresholds are used).
         scenes: ``(scene, labels)`` pairs; labels in EPSG:4326 with ``class`` (optionally ``visible``) columns
             and ``scene_id`` equal to the scene's.
-        match_distance_m: a detection within this distance of a label (or inside it) matches it.
+        match_distance_m: a detection within this distance of a label (or inside it) matches it (default: each
+            class's own, ``MATCH_DISTANCE_M``).
         iou_threshold: polygon detections match polygon labels at this IoU (area classes).
 
     Returns:

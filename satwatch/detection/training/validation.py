@@ -24,7 +24,7 @@ false alarms are counted only on real chips known to hold no other ship (OpenSAR
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -249,8 +249,12 @@ def real_sets(profile: str) -> list[ValidationSet]:
 
 
 def tally_scenes(items: Sequence[ValidationItem], frames: Sequence[gpd.GeoDataFrame], cls: str,
-                 match_distance_m: float) -> list[SceneTally]:
-    """Match each scene's detections to its labels: one :class:`SceneTally` per scene (see :func:`score`)."""
+                 match_distance_m: float | Mapping[str, float] | None = None) -> list[SceneTally]:
+    """Match each scene's detections to its labels: one :class:`SceneTally` per scene (see :func:`score`).
+
+    ``match_distance_m``: as :func:`~satwatch.detection.training.evaluate.evaluate` takes it (default: the
+    class's own, ``MATCH_DISTANCE_M``).
+    """
     from satwatch.detection.training.evaluate import evaluate
 
     tallies = []
@@ -283,7 +287,8 @@ def tally_scenes(items: Sequence[ValidationItem], frames: Sequence[gpd.GeoDataFr
     return tallies
 
 
-def score(detect: Callable[[Scene], gpd.GeoDataFrame], vset: ValidationSet, match_distance_m: float = 30.0,
+def score(detect: Callable[[Scene], gpd.GeoDataFrame], vset: ValidationSet,
+          match_distance_m: float | Mapping[str, float] | None = None,
           progress: Callable[[int, int], None] | None = None) -> tuple[Figures, list[SceneTally]]:
     """Run one detector over a validation set and return its figures (with intervals) and per-scene tallies.
 
