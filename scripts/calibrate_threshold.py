@@ -12,10 +12,6 @@ and writes the chosen one into the weights' ``meta["thresholds"]``, with the gri
   ships pasted onto simulated sea, never on the chips' own sea, so their false alarms are a fair measure (their
   recall is not, and is not used).
 
-``--phases --suppress-m M`` first records in the weights that they are decoded at stride 1
-(``satwatch.detection.models.cnn.run_phases``) with detections closer than M metres to a stronger one dropped,
-and calibrates with that decoding.
-
 Run: ``.venv/bin/python scripts/calibrate_threshold.py --profile vhr --weights models/vhr.pt`` (or ``--profile
 s1 --cls vessel``).
 """
@@ -24,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -52,13 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", required=True, choices=("vhr", "s1"))
     ap.add_argument("--weights", type=Path, required=True)
     ap.add_argument("--cls", default="vehicle")
-    ap.add_argument("--phases", action="store_true", help="decode at stride 1 from the four input phases")
-    ap.add_argument("--suppress-m", type=float, default=0.0,
-                    help="with --phases: drop detections this close to a stronger one, metres")
     args = ap.parse_args(argv)
-    payload = torch.load(args.weights, map_location="cpu", weights_only=True)
-    if args.phases:
-        payload["meta"]["decode"] = {"phases": True, "suppress_m": args.suppress_m}
     baseline_fa = math.nan
     if args.profile == "s1":
         items = opensarship_items(SPLITS["opensarship"]["train"])
@@ -69,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         items = real_training_items(PROFILES[args.profile])
     with tempfile.TemporaryDirectory() as tmp:
-        torch.save(payload, Path(tmp) / f"{args.profile}.pt")
+        shutil.copyfile(args.weights, Path(tmp) / f"{args.profile}.pt")
         det = CnnDetector(device="cpu", models_dir=Path(tmp), precision="fp32", thresholds={args.cls: min(GRID)})
         frames = [det.detect(item.scene) for item in items]
     vset = ValidationSet("train", args.cls, tuple(items))
@@ -85,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         best = below[0] if below else rows[-1]
     else:
         best = max(rows, key=lambda r: -1.0 if np.isnan(r[3]) else r[3])
+    payload = torch.load(args.weights, map_location="cpu", weights_only=True)
     payload["meta"]["thresholds"][args.cls] = float(best[0])
     payload["meta"]["threshold_calibration"] = {
         "data": f"real training groups of {args.profile} ({len(items)} scenes)", "class": args.cls,

@@ -49,11 +49,10 @@ class _BrightPixelNet(nn.Module):
                 "angle": torch.cat([zeros, zeros + 1], 1), "mask": torch.full((n, 2, h // 2, w // 2), -20.0)}
 
 
-def _fake_detector(tile: int = 128, overlap: int = 32, decode: dict[str, object] | None = None) -> CnnDetector:
+def _fake_detector(tile: int = 128, overlap: int = 32) -> CnnDetector:
     profile = dataclasses.replace(PROFILES["s2"], tile_px=tile, overlap_px=overlap)
-    meta: dict[str, object] = {"decode": decode} if decode else {}
     loaded = LoadedModel(profile=profile, net=cast(CenterNet, _BrightPixelNet()),
-                         thresholds={"vessel": 0.5, "encampment": 0.5, "vehicle": 0.5}, meta=meta, sha256="0" * 64,
+                         thresholds={"vessel": 0.5, "encampment": 0.5, "vehicle": 0.5}, meta={}, sha256="0" * 64,
                          device=torch.device("cpu"))
     return CnnDetector.from_models({"s2": loaded})
 
@@ -107,8 +106,8 @@ def test_progress_reports_tiles_in_order_and_ends_at_the_total() -> None:
     assert done == sorted(done) and len(done) >= total // det.batch_size
 
 
-@pytest.mark.parametrize(("read_threads", "phases"), [(1, False), (4, False), (1, True)])
-def test_objects_on_tile_seams_are_found_once(read_threads: int, phases: bool) -> None:
+@pytest.mark.parametrize("read_threads", [1, 4])
+def test_objects_on_tile_seams_are_found_once(read_threads: int) -> None:
     starts = tile_origins(400, 128, 32)
     seams = [hi for _, hi in _cores(starts, 400, 128)][:-1]
     # objects on, just before and just after every seam and tile edge, and on the scene's first/last pixels;
@@ -118,8 +117,7 @@ def test_objects_on_tile_seams_are_found_once(read_threads: int, phases: bool) -
     lines = [v for i, v in enumerate(lines) if i == 0 or v - lines[i - 1] >= 6]
     bright = sorted({(r, c) for r in lines for c in lines})
     scene = _scene(400, 400, bright)
-    # stride-1 decoding: each of the four phases finds the pixel; 25 m (2.5 px) suppression keeps one
-    det = _fake_detector(decode={"phases": True, "suppress_m": 25.0} if phases else None)
+    det = _fake_detector()
     det.read_threads = read_threads  # tiles read ahead by several threads come back in order, none lost
     found = det.detect(scene)
     assert len(found) == len(bright), "objects lost or doubled at tile seams"
@@ -216,40 +214,16 @@ def test_decoded_heading_follows_angle_head() -> None:
     assert functional.sigmoid(torch.tensor(5.0)).item() == pytest.approx(score)
 
 
-def test_phases_interleave_into_the_stride_1_map_and_decode_in_input_pixels() -> None:
-    """A network whose heat is the mean of each 2 x 2 cell gives, over its four phases, the mean of every 2 x 2
-    window: the stride-1 map, cell (r, c) being the window whose corner is pixel (r, c)."""
-    from satwatch.detection.models.cnn import decode_points, run_phases
+def test_every_peak_of_a_dense_car_park_is_decoded() -> None:
+    """No cap on peaks by default: a 512 m tile of a car park at 1 m holds far more than a few hundred cars."""
+    from satwatch.detection.models.cnn import decode_points
 
-    def net(x: torch.Tensor) -> NetOutput:
-        heat = functional.avg_pool2d(x[:, :1], 2)
-        n, _, h, w = heat.shape
-        return {"heat": heat, "offset": torch.ones(n, 2, h, w), "size": torch.zeros(n, 2, h, w),
-                "angle": torch.zeros(n, 2, h, w), "mask": torch.zeros(n, 1, h, w)}
-
-    x = torch.randn(2, 3, 12, 16, generator=torch.Generator().manual_seed(5))
-    out = run_phases(net, x)
-    padded = functional.pad(x[:, :1], (0, 1, 0, 1), mode="replicate")
-    torch.testing.assert_close(out["heat"], functional.avg_pool2d(padded, 2, stride=1))
-    assert out["offset"].shape == (2, 2, 12, 16) and out["mask"].shape == (2, 1, 6, 8)
-    heat = torch.full((1, 1, 12, 16), -9.0)
-    heat[0, 0, 5, 7] = 4.0  # an odd cell: found from the run shifted by one pixel in both axes
-    [[(_, _, px, py, *_)]] = decode_points({**out, "heat": heat}, [0.5], stride=1)
-    assert (px, py) == (8.0, 6.0)  # cell corner (7, 5) + offset 1: the centre of its 2 x 2 window
-
-
-def test_suppress_near_keeps_the_strongest_of_each_cluster_per_class() -> None:
-    from shapely.geometry import Point
-
-    from satwatch.detection.detections import Detection
-    from satwatch.detection.models.cnn import suppress_near
-
-    row = [Detection("vehicle", s, Point(x, 0.0)) for s, x in ((0.8, 2.0), (0.9, 0.0), (0.7, 3.5), (0.6, 10.0))]
-    other = Detection("vessel", 0.5, Point(1.0, 0.0))
-    kept = suppress_near([*row, other], 2.5)
-    assert [(d.cls, d.score) for d in kept] == [("vehicle", 0.9), ("vehicle", 0.7), ("vehicle", 0.6),
-                                                ("vessel", 0.5)]  # 3.5 is kept: only a kept one suppresses
-    assert suppress_near(row, 0.0) == row
+    heat = torch.full((1, 1, 96, 96), -9.0)
+    heat[0, 0, ::3, ::3] = 3.0  # 32 x 32 = 1024 separate peaks
+    zeros = torch.zeros(1, 2, 96, 96)
+    out = {"heat": heat, "offset": zeros, "size": zeros, "angle": zeros}
+    assert len(decode_points(out, [0.5])[0]) == 1024
+    assert len(decode_points(out, [0.5], k=100)[0]) == 100
 
 
 def test_decoded_peaks_match_a_dense_max_pool_reference() -> None:

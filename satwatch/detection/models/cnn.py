@@ -15,10 +15,7 @@ How a scene is processed (:meth:`CnnDetector.detect_file`):
 4. centre peaks (3 x 3 max-pool non-maximum suppression on the heatmap, probability >= the class threshold)
    become Points with length, width and heading; each tile keeps only the peaks in its *core* (the tile minus
    half the overlap on every inner side): cores partition the grid, so an object on a seam is reported once
-   and none falls between tiles. Weights whose ``meta["decode"]`` asks for it (``vhr``: cars parked 2.5 m
-   apart share a 2 m heatmap cell) are decoded at stride 1 instead (:func:`run_phases`: the network on the
-   tile shifted by one pixel in each axis, the four maps interleaved), and a detection within
-   ``suppress_m`` metres of a stronger one of its class is then dropped (:func:`suppress_near`);
+   and none falls between tiles;
 5. mask probabilities of the area classes the weights report are written, core by core, into one scene-wide
    ``uint8`` map at output stride 2 (a 10980 x 10980 tile: 30 MB per class), then thresholded, refined by a 2x bilinear
    upsampling per component and vectorised to polygons (``rasterio.features.shapes``) above
@@ -76,8 +73,6 @@ __all__ = [
     "LoadedModel",
     "decode_points",
     "load_model",
-    "run_phases",
-    "suppress_near",
     "tile_origins",
 ]
 
@@ -109,16 +104,6 @@ class LoadedModel:
     Empty: all of the profile's classes."""
     precision: str = "fp32"
     """``fp32`` (PyTorch) or ``int8`` (the quantised ``<profile>.int8.onnx`` made from these weights)."""
-
-    @property
-    def phases(self) -> bool:
-        """True when the weights are decoded at stride 1 (``meta["decode"]["phases"]``, :func:`run_phases`)."""
-        return bool((self.meta.get("decode") or {}).get("phases", False))
-
-    @property
-    def suppress_m(self) -> float:
-        """Detections closer than this to a stronger one of their class are dropped, metres (0: none)."""
-        return float((self.meta.get("decode") or {}).get("suppress_m", 0.0))
 
 
 PRECISIONS = ("auto", "fp32", "int8")
@@ -223,16 +208,16 @@ def _cores(starts: list[int], size: int, tile: int) -> list[tuple[int, int]]:
     return list(itertools.pairwise(bounds))
 
 
-def decode_points(out: NetOutput, thresholds: list[float], k: int | None = None, stride: int = 2,
+def decode_points(out: NetOutput, thresholds: list[float], k: int | None = None,
                   ) -> list[list[tuple[int, float, float, float, float, float, float]]]:
     """Peaks of the heatmap per image: ``(class index, score, x, y, length_m, width_m, heading_deg)``.
 
     A peak is a cell whose probability reaches its class threshold and is the maximum of its 3 x 3
-    neighbourhood (ties: every tied cell); at most ``k`` per image (None: all), highest scores first. Worked on
-    the logits (the sigmoid is monotonic) and only at the cells above threshold, so the cost follows the number
-    of candidates, not the map size. ``stride``: input pixels per map cell (2: the network's own maps; 1: maps
-    of :func:`run_phases`); a cell's position is ``stride x cell + offset``. ``x``, ``y`` are in input pixels
-    (corner-based: the centre of pixel (r, c) is (c + 0.5, r + 0.5)).
+    neighbourhood (ties: every tied cell); at most ``k`` per image (None: all; a 512 m tile of a car park at
+    1 m holds thousands of vehicles), highest scores first. Worked on the logits
+    (the sigmoid is monotonic) and only at the cells above threshold, so the cost follows the number of
+    candidates, not the map size. ``x``, ``y`` are in input pixels (corner-based: the centre of pixel (r, c) is
+    (c + 0.5, r + 0.5)).
     """
     logits = out["heat"].float()
     n, p = logits.shape[:2]
@@ -261,68 +246,9 @@ def decode_points(out: NetOutput, thresholds: list[float], k: int | None = None,
         if k is not None and len(results[img]) >= k:
             continue
         heading = (math.degrees(math.atan2(sin2, cos2)) / 2.0) % 180.0
-        results[img].append((cls, sc, stride * xx + dx_, stride * yy + dy_, math.expm1(max(log_len, 0.0)),
+        results[img].append((cls, sc, 2.0 * xx + dx_, 2.0 * yy + dy_, math.expm1(max(log_len, 0.0)),
                              math.expm1(max(log_wid, 0.0)), heading))
     return results
-
-
-def run_phases(net: Callable[[torch.Tensor], NetOutput], x: torch.Tensor) -> NetOutput:
-    """Run ``net`` at its four stride-2 phases and interleave the point heads into stride-1 maps.
-
-    The network sees ``x`` as is and shifted by one pixel left, up, and both (the last row and column
-    repeated). Cell ``(2i + py, 2j + px)`` of each returned map is cell ``(i, j)`` of the run shifted by
-    ``(py, px)``: the same object seen from a cell grid one pixel over, so two objects 2-3 pixels apart fall in
-    separate cells instead of sharing one. Offsets stay those of their own run (0..2 px from the cell's
-    corner), so :func:`decode_points` with ``stride=1`` places them. ``mask`` is the unshifted run's (stride 2).
-
-    Args:
-        net: the network (float or int8), returning :data:`NetOutput` at stride 2.
-        x: ``(N, C, H, W)`` input, ``H`` and ``W`` even.
-
-    Returns:
-        ``heat``, ``offset``, ``size``, ``angle`` at ``(N, ., H, W)``; ``mask`` at ``(N, M, H/2, W/2)``.
-    """
-    runs = {}
-    for py in (0, 1):
-        for px in (0, 1):
-            shifted = x if not (py or px) else functional.pad(x[..., py:, px:], (0, px, 0, py), mode="replicate")
-            runs[(py, px)] = net(shifted)
-    first = runs[(0, 0)]
-    out: NetOutput = {}
-    for head in ("heat", "offset", "size", "angle"):
-        n, c = first[head].shape[:2]
-        full = first[head].new_empty((n, c, x.shape[-2], x.shape[-1]))
-        for (py, px), run in runs.items():
-            full[:, :, py::2, px::2] = run[head]
-        out[head] = full
-    out["mask"] = first["mask"]
-    return out
-
-
-def suppress_near(records: list[Detection], radius: float) -> list[Detection]:
-    """Drop every point detection within ``radius`` of a stronger one of its class.
-
-    ``radius`` is in the points' coordinate units. Polygons and the strongest of each cluster are kept, order
-    preserved; of equal scores the earlier wins.
-    """
-    if radius <= 0 or len(records) < 2:
-        return records
-    from scipy.spatial import cKDTree
-
-    keep = [True] * len(records)
-    for cls in {r.cls for r in records}:
-        idx = [i for i, r in enumerate(records) if r.cls == cls and isinstance(r.geometry, Point)]
-        if len(idx) < 2:
-            continue
-        xy = np.array([records[i].geometry.coords[0] for i in idx])
-        tree = cKDTree(xy)
-        for a in sorted(range(len(idx)), key=lambda j: (-records[idx[j]].score, j)):
-            if not keep[idx[a]]:
-                continue
-            for b in tree.query_ball_point(xy[a], radius):
-                if b != a and keep[idx[b]] and (records[idx[b]].score, -b) < (records[idx[a]].score, -a):
-                    keep[idx[b]] = False
-    return [r for r, k in zip(records, keep, strict=True) if k]
 
 
 class CnnDetector:
@@ -524,8 +450,8 @@ class CnnDetector:
             elif isinstance(loaded.net, nn.Module):
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.float16, enabled=dev.type == "cuda"):
-                out = run_phases(loaded.net, xb) if loaded.phases else loaded.net(xb)
-            peaks = decode_points(out, point_thr, stride=1 if loaded.phases else 2)
+                out = loaded.net(xb)
+            peaks = decode_points(out, point_thr)
             mask_prob = torch.sigmoid(out["mask"].float()).cpu().numpy() if mask_wanted else None
             for i, (r0, c0, x) in enumerate(batch):
                 (rlo, rhi), (clo, chi) = row_core[r0], col_core[c0]
@@ -553,7 +479,6 @@ class CnnDetector:
             if self.progress is not None:  # tiles are row-major: the batch's last tile says how far we are
                 r_last, c_last = batch[-1][0], batch[-1][1]
                 self.progress(rows.index(r_last) * len(cols) + cols.index(c_last) + 1, total)
-        records = suppress_near(records, loaded.suppress_m / prof.res_m * grid.scale)  # metres -> source pixels
         for k, cls in enumerate(prof.mask_classes):
             if loaded.reported and cls not in loaded.reported:
                 continue
