@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         det = _detector(name, args.precision, args.models_dir)
         entry: dict[str, Any] = {"name": det.name, "real": [], "simulated": None}
+        if getattr(det, "berth_false_alarms_from", None):  # its false alarms at berths are that detector's
+            entry["berth_false_alarms_from"] = det.berth_false_alarms_from
         real[name] = []
         for vset in sets:
             t0 = time.perf_counter()

@@ -22,7 +22,8 @@ __all__ = ["COUNT_COLUMNS", "ESTIMATE_COLUMNS", "WATER_CLASSES", "add_estimates"
 
 COUNT_COLUMNS = (
     "aoi", "sensor", "acquired", "scene_id", "class", "count", "area_m2", "observed_fraction", "cloud_fraction",
-    "min_object_length_m", "observed_water_km2", "observed_land_km2", "per_km2", "estimated_count", "estimated_low",
+    "min_object_length_m", "observed_water_km2", "observed_land_km2", "observed_berth_km2", "per_km2",
+    "estimated_count", "estimated_low",
     "estimated_high", "error_source", "simulated",
 )
 ESTIMATE_COLUMNS = ("estimated_count", "estimated_low", "estimated_high", "error_source")
@@ -75,7 +76,7 @@ def count_table(
                 "class": cls, "count": n, "area_m2": round(area, 1), "observed_fraction": obs.observed_fraction,
                 "cloud_fraction": obs.cloud_fraction, "min_object_length_m": obs.min_object_length_m,
                 "observed_water_km2": obs.observed_water_km2, "observed_land_km2": obs.observed_land_km2,
-                "per_km2": per_km2, "simulated": simulated,
+                "observed_berth_km2": obs.observed_berth_km2, "per_km2": per_km2, "simulated": simulated,
             })
     table = pd.DataFrame(rows, columns=list(COUNT_COLUMNS))
     table = add_estimates(table, error or {})
@@ -87,7 +88,8 @@ def add_estimates(table: pd.DataFrame, error: Mapping[tuple[str, str], ErrorMode
 
     Each row's detections become ``max(0, (count - false_alarms_per_km2 x area) / recall)`` with a Monte Carlo
     95% interval (:func:`satwatch.change.error_model.estimate_true`); the area is the scene's observed water for
-    vessels, observed land for the other classes. Rows whose model is unknown keep empty estimates and
+    vessels, observed land for the other classes. A detector with a second false-alarm rate at berths applies it
+    to ``observed_berth_km2`` (rows without that column: none). Rows whose model is unknown keep empty estimates and
     ``error_source = unknown``.
     """
     out = table.copy()
@@ -101,8 +103,10 @@ def add_estimates(table: pd.DataFrame, error: Mapping[tuple[str, str], ErrorMode
         model = error.get((sensor, cls)) or unknown_model("", sensor, cls, "no error model")
         rows = out.loc[idx]
         area_col = "observed_water_km2" if cls in WATER_CLASSES else "observed_land_km2"
+        berth = rows["observed_berth_km2"].to_numpy(dtype=float) \
+            if cls in WATER_CLASSES and "observed_berth_km2" in rows else None
         est, low, high = estimate_true(rows["count"].to_numpy(dtype=float), rows[area_col].to_numpy(dtype=float),
-                                       model)
+                                       model, berth_km2=berth)
         out.loc[idx, "estimated_count"] = np.round(est, 2)
         out.loc[idx, "estimated_low"] = np.round(low, 2)
         out.loc[idx, "estimated_high"] = np.round(high, 2)

@@ -19,6 +19,13 @@ and class: **recall** and **false alarms per km2** of observed water (vessels) o
 
     true = max(0, (detections - false_alarms_per_km2 x area_km2) / recall)
 
+A detector that keeps untested proposals at berths (``cnn-cfar``: within 60 m of a coast a CFAR cannot tell a
+hull from its quay) has a second rate, :attr:`ErrorModel.berth_false_alarms_per_km2`: that of the detector whose
+proposals it keeps there (its metrics entry names it, ``berth_false_alarms_from``), applied to the observed
+water within 60 m of a coast (``observed_berth_km2``); the first rate applies to the rest of the water. No real
+labelled Sentinel-1 port exists to measure the berth rate itself, so it is the proposing CNN's open-sea rate,
+and the model's note says so.
+
 with a 95% interval by simulation: recall drawn within its interval (logit-normal), the false-alarm rate
 likewise (gamma), the false alarms of the scene as Poisson noise on that rate, and the objects missed given the
 true detections as negative-binomial noise (each present object detected with the drawn recall).
@@ -28,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +90,9 @@ class ErrorModel:
     """Validation set(s) the figures come from."""
     note: str = ""
     """Why the figures are unknown or partial, in one sentence (empty when complete)."""
+    berth_false_alarms_per_km2: Estimate = _NAN
+    """False alarms per km2 of observed water within 60 m of a coast, where the detector keeps another's
+    proposals untested (``cnn-cfar``); NaN: one rate, :attr:`false_alarms_per_km2`, applies to all water."""
 
     @property
     def known(self) -> bool:
@@ -106,19 +116,39 @@ class ErrorModel:
         hi = f.high if math.isfinite(f.high) else f.value
         return f.value, max(hi, f.value)
 
+    def at_berth_share(self, share: float) -> ErrorModel:
+        """Return this model with one false-alarm rate for water of which ``share`` (0..1) lies at berths.
+
+        The rate (and each end of its interval) is ``(1 - share) x`` :attr:`false_alarms_per_km2` ``+ share x``
+        :attr:`berth_false_alarms_per_km2`; the model itself when it has no berth rate or ``share`` is not
+        positive.
+        """
+        b = self.berth_false_alarms_per_km2
+        if not (math.isfinite(b.value) and math.isfinite(share) and share > 0):
+            return self
+        s = min(share, 1.0)
+        f = self.false_alarms_per_km2
+        f_lo, f_hi = (f.low if math.isfinite(f.low) else f.value), (f.high if math.isfinite(f.high) else f.value)
+        b_lo, b_hi = (b.low if math.isfinite(b.low) else b.value), (b.high if math.isfinite(b.high) else b.value)
+        mixed = Estimate((1 - s) * f.value + s * b.value, (1 - s) * f_lo + s * b_lo, (1 - s) * f_hi + s * b_hi)
+        return replace(self, false_alarms_per_km2=mixed, berth_false_alarms_per_km2=_NAN)
+
     def text(self) -> str:
         """One line: ``cnn-extent on s2 vessel (real, sen2ships-holdout): recall 0.49 [0.26, 0.69], ...``."""
         if self.source == "unknown":
             return f"{self.detector} on {self.profile} {self.cls}: error unknown ({self.note})"
         fa = self.false_alarms_per_km2.text(2)
+        berth = (f" ({self.berth_false_alarms_per_km2.text(2)} within 60 m of a coast)"
+                 if math.isfinite(self.berth_false_alarms_per_km2.value) else "")
         return (f"{self.detector} on {self.profile} {self.cls} ({self.source}, {self.dataset}): recall "
-                f"{self.recall.text(2)}, false alarms {fa if fa != '-' else 'unknown'} per km2")
+                f"{self.recall.text(2)}, false alarms {fa if fa != '-' else 'unknown'} per km2{berth}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``run.json``, ``claims.json``)."""
         return {"detector": self.detector, "version": self.version, "profile": self.profile, "class": self.cls,
                 "source": self.source, "dataset": self.dataset, "recall": self.recall.to_dict(),
-                "false_alarms_per_km2": self.false_alarms_per_km2.to_dict(), "note": self.note}
+                "false_alarms_per_km2": self.false_alarms_per_km2.to_dict(), "note": self.note,
+                "berth_false_alarms_per_km2": self.berth_false_alarms_per_km2.to_dict()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ErrorModel:
@@ -133,7 +163,8 @@ class ErrorModel:
                    profile=str(data.get("profile", "")), cls=str(data.get("class", "")),
                    recall=est(data.get("recall")), false_alarms_per_km2=est(data.get("false_alarms_per_km2")),
                    source=str(data.get("source", "unknown")), dataset=str(data.get("dataset", "")),
-                   note=str(data.get("note", "")))
+                   note=str(data.get("note", "")),
+                   berth_false_alarms_per_km2=est(data.get("berth_false_alarms_per_km2")))
 
 
 def unknown_model(detector: str, profile: str, cls: str, note: str, version: str = "") -> ErrorModel:
@@ -178,6 +209,19 @@ def _from_real(figs: Sequence[Figures]) -> tuple[Estimate, Estimate, str] | None
     fa = primary.estimates.get("false_alarms_per_km2", _NAN) if both else _NAN
     names = ", ".join(f.dataset for f in with_recall)
     return recall, fa, names
+
+
+def _berth_rate(entry: Mapping[str, Any], metrics: Mapping[str, Any], cls: str) -> tuple[Estimate, str]:
+    """Return the false alarms per km2 at berths of a detector that keeps another's proposals there, and a note."""
+    source = entry.get("berth_false_alarms_from")
+    if not source:
+        return _NAN, ""
+    other = (metrics.get("detectors") or {}).get(str(source)) or {}
+    real = _from_real([Figures.from_dict(f) for f in other.get("real", []) if f.get("class") == cls])
+    if real is None or not math.isfinite(real[1].value):
+        return _NAN, f"within 60 m of a coast it keeps {source}'s proposals untested, whose false alarms are unknown"
+    return real[1], (f"within 60 m of a coast it keeps {source}'s proposals untested: {source}'s false-alarm rate "
+                     "applies there, measured on open sea (no real labelled Sentinel-1 port measures it at a quay)")
 
 
 def _from_simulated(entry: Mapping[str, Any], cls: str) -> Estimate | None:
@@ -229,7 +273,9 @@ def error_model(detector: str, profile: str, cls: str, version: str | None = Non
     if real is not None:
         recall, fa, names = real
         note = "" if math.isfinite(fa.value) else "false alarms per km2 not measured on the real sets"
-        return ErrorModel(name, measured, profile, cls, recall, fa, "real", names, note)
+        berth, berth_note = _berth_rate(entry, metrics, cls)
+        note = "; ".join(n for n in (note, berth_note) if n)
+        return ErrorModel(name, measured, profile, cls, recall, fa, "real", names, note, berth)
     sim = _from_simulated(entry, cls)
     if sim is not None:
         return ErrorModel(name, measured, profile, cls, sim, _NAN, "simulated", "simulated validation scenes",
@@ -306,9 +352,8 @@ def _recall_draws(model: ErrorModel, n: int, rng: np.random.Generator) -> F64:
     return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
 
 
-def _fa_draws(model: ErrorModel, n: int, rng: np.random.Generator) -> F64:
-    """Draw false alarms per km2 from a gamma of the point value's mean and the interval's spread."""
-    f = model.false_alarms_per_km2
+def _fa_draws(f: Estimate, n: int, rng: np.random.Generator) -> F64:
+    """Draw false alarms per km2 from a gamma of the point value's mean and the interval's spread (0: unknown)."""
     if not math.isfinite(f.value):
         return np.zeros(n)
     hi = f.high if math.isfinite(f.high) else f.value
@@ -321,7 +366,8 @@ def _fa_draws(model: ErrorModel, n: int, rng: np.random.Generator) -> F64:
 
 
 def estimate_true(detections: Sequence[float] | F64, area_km2: Sequence[float] | F64, model: ErrorModel,
-                  draws: int = DRAWS, seed: int = _SEED) -> tuple[F64, F64, F64]:
+                  draws: int = DRAWS, seed: int = _SEED,
+                  berth_km2: Sequence[float] | F64 | None = None) -> tuple[F64, F64, F64]:
     """Estimate the true number of objects behind each count of detections, with its 95% interval.
 
     Args:
@@ -329,6 +375,8 @@ def estimate_true(detections: Sequence[float] | F64, area_km2: Sequence[float] |
         area_km2: observed water (vessels) or land (other classes) per scene, km2 (NaN or 0: no false alarms
             subtracted).
         model: the detector's error model for the rows' profile and class.
+        berth_km2: the part of ``area_km2`` within 60 m of a coast per scene, km2 (NaN: none), where
+            :attr:`ErrorModel.berth_false_alarms_per_km2` applies when the model has one.
         draws: Monte Carlo draws.
         seed: random seed (estimates are reproducible).
 
@@ -348,12 +396,17 @@ def estimate_true(detections: Sequence[float] | F64, area_km2: Sequence[float] |
     if not model.known or not len(n):
         nan = np.full(len(n), np.nan)
         return nan, nan.copy(), nan.copy()
+    berth = np.zeros_like(area)
+    if berth_km2 is not None and math.isfinite(model.berth_false_alarms_per_km2.value):
+        berth = np.minimum(np.nan_to_num(np.asarray(berth_km2, dtype=np.float64), nan=0.0).clip(min=0.0), area)
     f_point, _ = model.false_alarm_range
-    point = np.maximum(0.0, (n - f_point * area) / model.recall.value)
+    fb_point = model.berth_false_alarms_per_km2.value if berth.any() else 0.0
+    point = np.maximum(0.0, (n - f_point * (area - berth) - fb_point * berth) / model.recall.value)
     rng = np.random.default_rng(seed)
     r = _recall_draws(model, draws, rng)[None, :]
-    f = _fa_draws(model, draws, rng)[None, :]
-    false_alarms = rng.poisson(f * area[:, None])
+    f = _fa_draws(model.false_alarms_per_km2, draws, rng)[None, :]
+    fb = _fa_draws(model.berth_false_alarms_per_km2, draws, rng)[None, :] if berth.any() else 0.0
+    false_alarms = rng.poisson(f * (area - berth)[:, None] + fb * berth[:, None])
     hits = np.maximum(n[:, None] - false_alarms, 0.0)
     missed = rng.negative_binomial(hits + 1.0, r)  # objects missed before the last of `hits` detections
     true = hits + missed

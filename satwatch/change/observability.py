@@ -14,7 +14,12 @@ AOI polygon:
 - ``observed_water_km2`` / ``observed_land_km2``: the observed (valid, clear) AOI area that is water / land, from
   the same water masks the baseline detector searches (``satwatch.detection.water``). Vessel counts per km2 of
   observed water (and vehicle or camp figures per km2 of observed land) are the honest measure when AOIs of
-  different sizes or coastlines are compared; NaN when the scene lacks the bands to tell water from land.
+  different sizes or coastlines are compared; NaN when the scene lacks the bands to tell water from land;
+- ``observed_berth_km2`` (Sentinel-1): the observed water within ``BERTH_M`` (60 m) of a coast, where the
+  ``cnn-cfar`` detector keeps the network's proposals untested, so its counts there carry the network's
+  false-alarm rate: the zone and water of :func:`~satwatch.detection.models.baseline.sar_berths`, on the whole
+  scene as the detector sees it (no shore buffer, so it reaches closer to land than ``observed_water_km2``);
+  NaN for optical scenes.
 """
 
 from __future__ import annotations
@@ -62,6 +67,9 @@ class Observability:
     """Observed (valid, clear) AOI area that is water, km2; NaN when the scene cannot tell water from land."""
     observed_land_km2: float = float("nan")
     """Observed (valid, clear) AOI area that is land, km2; NaN when the scene cannot tell water from land."""
+    observed_berth_km2: float = float("nan")
+    """Observed AOI water within 60 m of a coast (Sentinel-1, the detector's water mask without shore buffer), km2;
+    0 on open sea, NaN when not measured (optical scenes)."""
 
 
 def min_object_length_m(sensor: str, gsd_m: float) -> float:
@@ -95,6 +103,12 @@ def observe(scene: Scene, aoi: AOI) -> Observability:
     km2_per_pixel = pixel_area_m2(scene) / 1e6
     water_km2 = float("nan") if water is None else round(float((water & clear).sum()) * km2_per_pixel, 4)
     land_km2 = float("nan") if water is None else round(float((~water & clear).sum()) * km2_per_pixel, 4)
+    berth_km2 = float("nan")
+    if water is not None and "VV" in scene.bands:
+        from satwatch.detection.models.baseline import SarParams, sar_berths
+
+        sar_water, berth = sar_berths(scene, np.isfinite(scene.band("VV")), SarParams())
+        berth_km2 = round(float((berth & sar_water & clear).sum()) * km2_per_pixel, 4)
     return Observability(
         scene_id=scene.meta.scene_id,
         aoi=aoi.id,
@@ -107,6 +121,7 @@ def observe(scene: Scene, aoi: AOI) -> Observability:
         min_object_length_m=min_object_length_m(scene.meta.sensor, gsd),
         observed_water_km2=water_km2,
         observed_land_km2=land_km2,
+        observed_berth_km2=berth_km2,
     )
 
 

@@ -293,14 +293,27 @@ def _clopper_pearson(k: int, n: int, confidence: float) -> tuple[float, float]:
     return low, high
 
 
-def _model(run: RunData, sensor: str, cls: str) -> ErrorModel:
-    """Return the run's error model for ``(sensor, cls)`` (read from run.json once per run)."""
+def _model(run: RunData, sensor: str, cls: str, series: pd.DataFrame | None = None) -> ErrorModel:
+    """Return the run's error model for ``(sensor, cls)`` (read from run.json once per run).
+
+    With ``series`` (rows of one AOI with ``scene_id``), a vessel model with a second false-alarm rate at berths
+    (``cnn-cfar``) comes back with one rate for that AOI's water: the two mixed by the share of its observed water
+    within 60 m of a coast over those scenes (:meth:`ErrorModel.at_berth_share`).
+    """
     cache: dict[tuple[str, str], ErrorModel] | None = getattr(run, "_error_models", None)
     if cache is None:
         cache = models_from_record(run.record)
         object.__setattr__(run, "_error_models", cache)
-    return cache.get((sensor, cls)) or unknown_model(run.detector_name, sensor, cls,
-                                                     "no figures recorded for this run's detector")
+    model = cache.get((sensor, cls)) or unknown_model(run.detector_name, sensor, cls,
+                                                      "no figures recorded for this run's detector")
+    if series is None or cls not in WATER_CLASSES or not {"observed_berth_km2", "observed_water_km2"} <= set(
+            run.scenes.columns):
+        return model
+    by_scene = run.scenes.set_index("scene_id")
+    ids = series["scene_id"].astype(str)
+    water = float(ids.map(by_scene["observed_water_km2"].astype(float)).sum())
+    berth = float(ids.map(by_scene["observed_berth_km2"].astype(float)).sum())
+    return model.at_berth_share(berth / water if water > 0 else 0.0)
 
 
 def _recall_of(model: ErrorModel) -> tuple[float, float, float]:
@@ -348,7 +361,7 @@ def _worst_false_alarms(model: ErrorModel, base_counts: npt.NDArray[np.float64],
 def _presence(ind: Indicator, series: pd.DataFrame, confidence: float, run: RunData) -> SensorResult:
     counts = _counts(series)
     sensor = str(series["sensor"].iloc[0]) if len(series) else ""
-    model = _model(run, sensor, ind.spec.cls or "")
+    model = _model(run, sensor, ind.spec.cls or "", series)
     test = series[(series["window"] == "test") & series["used"].astype(bool)]
     n = len(test)
     hits = int((test["count"].astype(float) >= ind.min_effect).sum())
@@ -504,7 +517,7 @@ def _rates(ind: Indicator, series: pd.DataFrame, confidence: float, what: str, b
     counts = _counts(series)
     sensor = str(series["sensor"].iloc[0])
     cls = ind.spec.cls or "vessel"
-    model = _model(run, sensor, cls)
+    model = _model(run, sensor, cls, series)
     unit = ind.spec.unit
     if counts["baseline_used"] < MIN_USED or counts["test_used"] < MIN_USED:
         return SensorResult(sensor=sensor, verdict="inconclusive", reason=_too_few(counts),

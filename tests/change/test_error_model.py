@@ -62,6 +62,30 @@ def test_estimate_subtracts_false_alarms_and_divides_by_recall() -> None:
     assert low[0] < est[0] < high[0] and low[1] == 0.0 < high[1]
 
 
+def test_berth_rate_applies_to_the_water_within_60_m_of_a_coast_only() -> None:
+    m = ErrorModel("cnn-cfar", "x-1", "s1", "vessel", Estimate(0.999, 0.99, 0.999), Estimate(0.1, 0.0, 0.3), "real",
+                   berth_false_alarms_per_km2=Estimate(2.0, 1.0, 3.0))
+    est, low, high = estimate_true([10, 10], [10.0, 10.0], m, berth_km2=[2.0, 0.0])
+    assert est[0] == pytest.approx((10 - 0.1 * 8 - 2.0 * 2) / 0.999)  # 8 km2 of open water, 2 at berths
+    assert est[1] == pytest.approx((10 - 0.1 * 10) / 0.999)  # no berth: the open-water rate everywhere
+    assert high[0] - low[0] > high[1] - low[1]  # the berth rate's spread widens the interval
+    assert estimate_true([10], [10.0], m)[0][0] == est[1]  # berth area not given: one rate
+    mixed = m.at_berth_share(0.25)
+    assert (mixed.false_alarms_per_km2.value, mixed.false_alarms_per_km2.low, mixed.false_alarms_per_km2.high) == \
+        pytest.approx((0.575, 0.25, 0.975))
+    assert not np.isfinite(mixed.berth_false_alarms_per_km2.value) and m.at_berth_share(0.0) == m
+    assert ErrorModel.from_dict(m.to_dict()) == m and "within 60 m of a coast" in m.text()
+
+
+def test_cnn_cfar_carries_the_cnn_false_alarm_rate_at_berths() -> None:
+    metrics = json.loads((MODELS_DIR / "s1.metrics.json").read_text())
+    assert metrics["detectors"]["cnn-cfar"]["berth_false_alarms_from"] == "cnn"
+    m, cnn = error_model("cnn-cfar", "s1", "vessel"), error_model("cnn", "s1", "vessel")
+    assert m.berth_false_alarms_per_km2 == cnn.false_alarms_per_km2
+    assert m.berth_false_alarms_per_km2.value > m.false_alarms_per_km2.value and "open sea" in m.note
+    assert not np.isfinite(error_model("baseline", "s1", "vessel").berth_false_alarms_per_km2.value)
+
+
 @pytest.mark.parametrize("recall_at", ["drawn", "low", "high"])
 def test_intervals_cover_the_truth_at_the_stated_rate(recall_at: str) -> None:
     # Calibration: scenes with a known number of objects, each detected with the detector's recall, plus Poisson

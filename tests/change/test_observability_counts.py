@@ -94,3 +94,25 @@ def test_scene_without_water_bands_has_unknown_water_area() -> None:
                         meta=scene.meta)
     obs = observe(scene, _aoi_covering_left_half(scene))
     assert np.isnan(obs.observed_water_km2) and np.isnan(obs.observed_land_km2)
+
+
+def test_sentinel1_berth_zone_is_the_water_within_60_m_of_a_coast() -> None:
+    rng = np.random.default_rng(0)
+    coast = make_scene("s1", height=200, width=200)  # 2 km x 2 km at 10 m: sea on the left, land on the right
+    coast.data[0] = np.where(np.arange(200)[None, :] < 100, -22.0, -6.0) + rng.normal(0, 1.0, (200, 200))
+    coast.data[1] = coast.data[0] - 7.0
+    x0, y0 = coast.transform.c, coast.transform.f
+    whole = validate_aoi("whole", project_geometry(box(x0, y0 - 2000, x0 + 2000, y0), coast.crs, 4326), {}, "t")
+    obs = observe(coast, whole)
+    # a 60 m strip (plus the pixel the zone's edge rounds to) along 2 km of coast
+    assert obs.observed_berth_km2 == pytest.approx(0.13, abs=0.02)
+    assert obs.observed_berth_km2 < obs.observed_water_km2
+    sea = make_scene("s1", height=200, width=200)
+    sea.data[0] = -20.0 + rng.normal(0, 1.0, (200, 200))
+    sea.data[1] = sea.data[0] - 7.0
+    assert observe(sea, whole).observed_berth_km2 == 0.0  # open sea: no coast, no berth
+    table = count_table(gpd.GeoDataFrame({"scene_id": [], "class": [], "area_m2": []}, geometry=[], crs=4326),
+                        [obs], ["vessel"], simulated=True)
+    assert table["observed_berth_km2"].iloc[0] == obs.observed_berth_km2
+    optical = make_scene("s2", height=100, width=100)
+    assert np.isnan(observe(optical, _aoi_covering_left_half(optical)).observed_berth_km2)

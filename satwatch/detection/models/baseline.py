@@ -91,6 +91,7 @@ __all__ = [
     "detect_sar",
     "measure_components",
     "odd_pixels",
+    "sar_berths",
     "sar_scene_water",
 ]
 
@@ -542,6 +543,48 @@ def sar_scene_water(scene: Scene, valid: BoolArray, params: SarParams, shore_buf
         shore_buffer_m=p.shore_buffer_m if shore_buffer_m is None else shore_buffer_m,
         vh_db=scene.band("VH") if "VH" in scene.bands else None,
     )
+
+
+BERTH_M = 60.0
+"""Water this close to coast land is a berth, metres: there a CFAR cannot tell a hull from the quay it lies
+against, so ``cnn-cfar`` keeps the CNN's proposals there untested, and counts take the CNN's false-alarm rate
+there (``satwatch.change.error_model``)."""
+
+
+def sar_berths(scene: Scene, valid: BoolArray, params: SarParams) -> tuple[BoolArray, BoolArray]:
+    """Return ``(water, berth)`` of a Sentinel-1 scene: its water mask and the pixels within :data:`BERTH_M` of a coast.
+
+    A scene shows a coast when the Otsu separation of its smoothed VV reaches
+    :data:`~satwatch.detection.water.SAR_COAST_SEPARATION_DB`; then ``water`` is :func:`sar_scene_water` (no shore
+    buffer) and ``berth`` the valid pixels within :data:`BERTH_M` of coast land that lies within :data:`BERTH_M`
+    of water. Coast land is a land component larger than the water mask's vessel blobs (``VESSEL_BLOB_HOLES x
+    max_hole_m2``: a big ship with its sidelobes holds no berth). Without a coast the scene is open sea however
+    windy (the mask would call windy sea land): ``water`` is every valid pixel and ``berth`` is empty.
+
+    Args:
+        scene: bands ``VV`` (and optionally ``VH``), sigma0 in dB.
+        valid: ``(height, width)`` mask of pixels with data.
+        params: detector settings of the water mask.
+
+    Returns:
+        Two ``(height, width)`` boolean masks.
+    """
+    from scipy import ndimage
+
+    from satwatch.detection.water import SAR_COAST_SEPARATION_DB, VESSEL_BLOB_HOLES, sar_coast_separation_db
+
+    if sar_coast_separation_db(scene.band("VV"), valid, scene.gsd_m) < SAR_COAST_SEPARATION_DB:
+        return valid.copy(), np.zeros_like(valid)
+    water = sar_scene_water(scene, valid, params, shore_buffer_m=0.0)
+    eight = np.ones((3, 3), dtype=bool)
+    near_px = max(1, round(BERTH_M / scene.gsd_m))
+    land, _ = ndimage.label(valid & ~water, structure=eight)
+    sizes = np.bincount(land.ravel()) * scene.gsd_m**2
+    sizes[0] = 0.0
+    coast = (sizes > VESSEL_BLOB_HOLES * params.max_hole_m2)[land]
+    shore = coast & ndimage.binary_dilation(water, structure=eight, iterations=near_px)
+    berth = ndimage.binary_dilation(shore, structure=eight, iterations=near_px) & valid
+    return water, berth
 
 
 def detect_sar(scene: Scene, params: SarParams | None = None) -> list[Detection]:

@@ -35,7 +35,12 @@ from rasterio.windows import Window
 from shapely.geometry import Point
 
 from satwatch.detection.detections import ground_axes_m
-from satwatch.detection.models.baseline import OpticalParams, SarParams, measure_components, sar_scene_water
+from satwatch.detection.models.baseline import (
+    OpticalParams,
+    SarParams,
+    measure_components,
+    sar_berths,
+)
 from satwatch.imagery.scene import Scene, read_scene, read_scene_header
 
 __all__ = [
@@ -320,9 +325,6 @@ CHECK_BANDS = ("VV", "VH")
 training chips: 4 of the CNN's 66 found ships stand 3-6 dB above the sea in VV and 10-17 dB in VH)."""
 
 
-BERTH_M = 60.0
-"""A ``cnn-cfar`` proposal this close to land, with water in its window, is at a berth: kept as the CNN found it
-(a CFAR cannot tell a hull from the quay it lies against), metres."""
 
 @dataclass(frozen=True)
 class _Checked:
@@ -433,7 +435,10 @@ class CfarCheckedCnnDetector(_SarCnnHybrid):
       head learnt the simulator); proposals that fall on one object are one vessel (the highest score kept);
       an object joined to land keeps the CNN's own position and size;
     - less water in the background than the CFAR needs (a berth in a crowded basin, or sea the water mask took
-      for land): kept as the CNN found it, since nothing can test it there.
+      for land): kept as the CNN found it, since nothing can test it there;
+    - within ``BERTH_M`` (60 m) of a coast (:func:`~satwatch.detection.models.baseline.sar_berths`): kept as the
+      CNN found it, untested (a CFAR cannot tell a hull from its quay), so there the CNN's false-alarm rate
+      applies (:attr:`berth_false_alarms_from`).
 
     The water mask is the baseline's (:func:`satwatch.detection.water.sar_water_mask`, vessels filled in, no
     shore buffer). Sentinel-1 only.
@@ -446,6 +451,9 @@ class CfarCheckedCnnDetector(_SarCnnHybrid):
 
     version = "cnn-cfar-1"
     """Version of the combination, part of :attr:`name`."""
+    berth_false_alarms_from = "cnn"
+    """The detector whose proposals this one keeps untested at berths: its false-alarm rate applies there
+    (``scripts/validate_detector.py`` records it in the metrics entry, ``satwatch.change.error_model`` uses it)."""
 
     def __init__(self, cnn: Any = None, **cnn_options: Any) -> None:
         if cnn is None:
@@ -457,13 +465,6 @@ class CfarCheckedCnnDetector(_SarCnnHybrid):
 
     def detect(self, scene: Scene) -> gpd.GeoDataFrame:
         """CNN proposals of a Sentinel-1 scene that a local CFAR confirms (EPSG:4326 detections contract)."""
-        from scipy import ndimage
-
-        from satwatch.detection.water import (
-            SAR_COAST_SEPARATION_DB,
-            VESSEL_BLOB_HOLES,
-            sar_coast_separation_db,
-        )
         from satwatch.errors import DetectionError
 
         if scene.meta.sensor != "s1":
@@ -473,21 +474,7 @@ class CfarCheckedCnnDetector(_SarCnnHybrid):
         if found.empty:
             return found.reset_index(drop=True)
         p = self.params
-        vv_db = scene.band("VV")
-        valid = np.isfinite(vv_db)
-        if sar_coast_separation_db(vv_db, valid, scene.gsd_m) >= SAR_COAST_SEPARATION_DB:
-            water = sar_scene_water(scene, valid, p, shore_buffer_m=0.0)
-            eight = np.ones((3, 3), dtype=bool)
-            near_px = max(1, round(BERTH_M / scene.gsd_m))
-            land, _ = ndimage.label(valid & ~water, structure=eight)
-            sizes = np.bincount(land.ravel()) * scene.gsd_m**2
-            sizes[0] = 0.0
-            # land no larger than the water mask's vessel blobs (a big ship with its sidelobes) holds no berth
-            coast = (sizes > VESSEL_BLOB_HOLES * p.max_hole_m2)[land]
-            shore = coast & ndimage.binary_dilation(water, structure=eight, iterations=near_px)
-            berth = ndimage.binary_dilation(shore, structure=eight, iterations=near_px) & valid
-        else:  # no coast in the scene: open sea throughout, however windy (the mask would call windy sea land)
-            water, berth = valid, np.zeros_like(valid)
+        water, berth = sar_berths(scene, np.isfinite(scene.band("VV")), p)
         powers = [(10.0 ** (scene.band(b) / 10.0)).astype(np.float32) for b in CHECK_BANDS if b in scene.bands]
         axes = ground_axes_m(scene)
         to_crs = Transformer.from_crs(4326, scene.crs, always_xy=True)
