@@ -29,7 +29,8 @@ def make_run(tmp_path: Path) -> RunMaker:
 
     ``objects`` is an int (that many vessels of ``length_m``) or a float (one encampment polygon of that area,
     class ``area_class``). ``error_models`` (dicts of ``ErrorModel.to_dict``) go into run.json as a run stores
-    them; ``water_km2`` is each scene's observed water per fully observed acquisition.
+    them; ``water_km2`` is each scene's observed water per fully observed acquisition, ``berth_km2`` the part of it
+    within 60 m of a coast.
     """
 
     def make(
@@ -43,6 +44,7 @@ def make_run(tmp_path: Path) -> RunMaker:
         name: str = "run",
         error_models: Sequence[dict[str, Any]] | None = None,
         water_km2: float | None = None,
+        berth_km2: float | None = None,
     ) -> Path:
         run = tmp_path / name
         run.mkdir()
@@ -56,7 +58,8 @@ def make_run(tmp_path: Path) -> RunMaker:
                                "observed_fraction": observed, "min_object_length_m": 25.0, "path": "/nowhere.tif",
                                "simulated": True, "geometry": box(lon - 0.1, lat - 0.1, lon + 0.1, lat + 0.1),
                                **({} if water_km2 is None else {"observed_water_km2": water_km2 * observed,
-                                                                 "observed_land_km2": 10.0 * observed})})
+                                                                 "observed_land_km2": 10.0 * observed}),
+                               **({} if berth_km2 is None else {"observed_berth_km2": berth_km2 * observed})})
                 common = {"scene_id": sid, "acquired": acquired, "sensor": sensor, "aoi": aoi, "simulated": True,
                           "detector": detector, "score": 0.9}
                 if isinstance(objects, float):

@@ -113,6 +113,25 @@ def test_sightings_false_alarms_could_make_are_not_presence(make_run: RunMaker) 
     assert evaluate_run(clean, [claim])[0].verdict == "supported"
 
 
+def test_false_alarms_at_berths_count_in_the_aoi_rate(make_run: RunMaker) -> None:
+    """cnn-cfar: no false alarms on open water, the CNN's 2 per km2 on the water within 60 m of a coast."""
+    claim = _claim("vessel_count", "present", 1.0, aoi="ru_dunai")
+    values = {"s1": [(d, 1.0, 1) for d in days(BASE, 3)] + [(d, 1.0, n) for d, n in
+                                                            zip(days(TEST, 4), (1, 1, 0, 0), strict=True)]}
+    model = ErrorModel("cnn-cfar", "cnn-cfar-x", "s1", "vessel", Estimate(0.65, 0.49, 0.81), Estimate(0.0, 0.0, 0.0),
+                       "real", "test-set", berth_false_alarms_per_km2=Estimate(2.0, 1.0, 3.0)).to_dict()
+    coastal = make_run(aoi="ru_dunai", values=values, name="coastal", water_km2=50.0, berth_km2=5.0,
+                       error_models=[model])
+    [v] = evaluate_run(coastal, [claim])
+    [s] = v.indicators[0].sensors
+    assert v.verdict == "inconclusive" and "false alarms at their worst plausible rate" in v.indicators[0].reason
+    fa = s.error_model["false_alarms_per_km2"]  # a tenth of the water at berths: 0.1 x (2.0 [1.0, 3.0])
+    assert fa["value"] == pytest.approx(0.2) and fa["ci95"] == pytest.approx([0.1, 0.3])
+    open_sea = make_run(aoi="ru_dunai", values=values, name="open", water_km2=50.0, berth_km2=0.0,
+                        error_models=[model])
+    assert evaluate_run(open_sea, [claim])[0].verdict == "supported"
+
+
 def test_absence_needs_enough_misses_for_the_lowest_plausible_recall(make_run: RunMaker) -> None:
     claim = _claim("vessel_count", "present", 1.0, aoi="ru_dunai")
     values = {"s1": [(d, 1.0, 0) for d in days(BASE, 3)] + [(d, 1.0, 0) for d in days(TEST, 4)]}
