@@ -68,8 +68,10 @@ def detector_record(registry_name: str, sensors: tuple[str, ...], models_dir: Pa
     """Return what run.json says of the detector per sensor: which detector ran and its real-data figures.
 
     ``auto`` resolves to each profile's default (with the reason recorded for the choice); any other registry
-    name is itself on every sensor. Figures come from the committed metrics files; a detector without recorded
-    figures for a profile gets ``"error": "unknown"`` (nothing is widened or guessed).
+    name is itself on every sensor. Figures come from the committed metrics files, with the match distance they
+    were scored at (``match_distance_m``); a detector that keeps another's proposals untested at berths names it
+    (``berth_false_alarms_from``) with that one's figures (``berth_real``). A detector without recorded figures for
+    a profile gets ``"error": "unknown"`` (nothing is widened or guessed).
     """
     choices = _choices(models_dir)
     out: dict[str, Any] = {}
@@ -83,6 +85,12 @@ def detector_record(registry_name: str, sensors: tuple[str, ...], models_dir: Pa
         entry["real"] = [f.to_dict() for f in figs]
         if not figs:
             entry["error"] = "unknown: no real-data figures recorded for this detector and profile"
+        elif metrics:
+            entry["match_distance_m"] = metrics.get("match_distance_m")
+            source = ((metrics.get("detectors") or {}).get(name) or {}).get("berth_false_alarms_from")
+            if source:  # within 60 m of a coast it keeps that detector's proposals untested
+                entry["berth_false_alarms_from"] = source
+                entry["berth_real"] = [f.to_dict() for f in real_figures(metrics).get(str(source), [])]
         out[sensor] = entry
     return out
 

@@ -218,9 +218,14 @@ def test_detectors_listing_and_detect_help_name_each_profiles_default(capsys: py
     for profile, name in default_choices().items():
         assert f"{profile}: default {name}" in out
     assert "recall" in out
+    assert "a detection matches a label within 3 m (vehicle)" in out  # the criterion behind each figure
     assert main(["detectors", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
     assert set(listing) == {"s2", "s1", "vhr"}
+    for profile, entry in listing.items():  # a detector that keeps another's proposals at berths says whose
+        source = entry.get("berth_false_alarms_from")
+        if source:
+            assert entry["berth_real"] and f"keeps {source}'s proposals untested" in out, profile
     with pytest.raises(SystemExit):
         main(["detect", "--help"])
     assert "Default detector per profile" in capsys.readouterr().out
