@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_detector.py
 	$(BIN)/python benchmarks/bench_precision.py
 	$(BIN)/python benchmarks/bench_s1_hybrid.py
+	$(BIN)/python benchmarks/bench_observe.py
 	$(BIN)/python benchmarks/bench_rerun.py
 
 clean:
