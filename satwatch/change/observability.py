@@ -19,7 +19,7 @@ AOI polygon:
   ``cnn-cfar`` detector keeps the network's proposals untested, so its counts there carry the network's
   false-alarm rate: the zone and water of :func:`~satwatch.detection.models.baseline.sar_berths`, on the whole
   scene as the detector sees it (no shore buffer, so it reaches closer to land than ``observed_water_km2``);
-  NaN for optical scenes.
+  0 where no such zone applies (open sea, optical scenes).
 """
 
 from __future__ import annotations
@@ -67,9 +67,9 @@ class Observability:
     """Observed (valid, clear) AOI area that is water, km2; NaN when the scene cannot tell water from land."""
     observed_land_km2: float = float("nan")
     """Observed (valid, clear) AOI area that is land, km2; NaN when the scene cannot tell water from land."""
-    observed_berth_km2: float = float("nan")
-    """Observed AOI water within 60 m of a coast (Sentinel-1, the detector's water mask without shore buffer), km2;
-    0 on open sea, NaN when not measured (optical scenes)."""
+    observed_berth_km2: float = 0.0
+    """Observed AOI water within 60 m of a coast (Sentinel-1, the detector's water mask without shore buffer), km2,
+    where ``cnn-cfar``'s berth false-alarm rate applies; 0 where none applies (open sea, optical scenes)."""
 
 
 def min_object_length_m(sensor: str, gsd_m: float) -> float:
@@ -103,7 +103,7 @@ def observe(scene: Scene, aoi: AOI) -> Observability:
     km2_per_pixel = pixel_area_m2(scene) / 1e6
     water_km2 = float("nan") if water is None else round(float((water & clear).sum()) * km2_per_pixel, 4)
     land_km2 = float("nan") if water is None else round(float((~water & clear).sum()) * km2_per_pixel, 4)
-    berth_km2 = float("nan")
+    berth_km2 = 0.0
     if water is not None and "VV" in scene.bands:
         from satwatch.detection.models.baseline import SarParams, sar_berths
 

@@ -115,4 +115,5 @@ def test_sentinel1_berth_zone_is_the_water_within_60_m_of_a_coast() -> None:
                         [obs], ["vessel"], simulated=True)
     assert table["observed_berth_km2"].iloc[0] == obs.observed_berth_km2
     optical = make_scene("s2", height=100, width=100)
-    assert np.isnan(observe(optical, _aoi_covering_left_half(optical)).observed_berth_km2)
+    seen = observe(optical, _aoi_covering_left_half(optical))
+    assert seen.observed_berth_km2 == 0.0 and seen == observe(optical, _aoi_covering_left_half(optical))
