@@ -23,8 +23,7 @@ __all__ = ["COUNT_COLUMNS", "ESTIMATE_COLUMNS", "WATER_CLASSES", "add_estimates"
 COUNT_COLUMNS = (
     "aoi", "sensor", "acquired", "scene_id", "class", "count", "area_m2", "observed_fraction", "cloud_fraction",
     "min_object_length_m", "observed_water_km2", "observed_land_km2", "observed_berth_km2", "per_km2",
-    "estimated_count", "estimated_low",
-    "estimated_high", "error_source", "simulated",
+    "estimated_count", "estimated_low", "estimated_high", "error_source", "simulated",
 )
 ESTIMATE_COLUMNS = ("estimated_count", "estimated_low", "estimated_high", "error_source")
 """Columns :func:`add_estimates` fills: the estimated true number, its 95% interval, the figures' source."""

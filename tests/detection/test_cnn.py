@@ -284,3 +284,13 @@ def test_shipped_s2_model_finds_nothing_on_open_water_and_clouds() -> None:
     scene.data[:5] += rng.normal(0, 0.003, scene.data[:5].shape).astype(np.float32)
     assert len(det.detect(scene)) == 0
     assert len(det.detect(_scene(300, 300, [(100, 100)], scl=9.0))) == 0
+
+
+def test_detector_name_changes_with_the_decoder_so_old_cached_detections_are_not_reused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import satwatch.detection.models.cnn as cnn
+
+    before = CnnDetector(device="cpu").name
+    monkeypatch.setattr(cnn, "DECODE_VERSION", cnn.DECODE_VERSION + 1)
+    after = CnnDetector(device="cpu").name
+    assert before.startswith("cnn-") and after.startswith("cnn-") and before != after

@@ -66,6 +66,7 @@ from satwatch.errors import DetectionError, UsageError
 from satwatch.imagery.scene import Scene, SceneMeta, ground_sample_distance_m, read_scene_header
 
 __all__ = [
+    "DECODE_VERSION",
     "MIN_AREA_M2",
     "MODELS_DIR",
     "PRECISIONS",
@@ -78,6 +79,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+DECODE_VERSION = 2
+"""Version of how the network's maps become detections (:func:`decode_points`, tiles, cores), part of
+:attr:`CnnDetector.name`, so detections cached by an earlier decoder are never reused. 2: every peak above the
+threshold is kept (version 1 kept at most 256 per tile)."""
 MIN_AREA_M2 = {"encampment": 2000.0, "vehicle": 1000.0}
 """Smallest polygon reported per mask class, m2 (smaller blobs are noise at 10 m)."""
 F32 = npt.NDArray[np.float32]
@@ -291,7 +296,8 @@ class CnnDetector:
         first = next(iter(models.values()))
         det = cls(device=str(first.device), batch_size=batch_size)
         det._models = dict(models)
-        digest = hashlib.sha256("".join(m.sha256 + m.precision for m in models.values()).encode())
+        hashes = "".join(m.sha256 + m.precision for m in models.values())
+        digest = hashlib.sha256(f"decode-{DECODE_VERSION}{hashes}".encode())
         det._name = "cnn-" + digest.hexdigest()[:10]
         return det
 
@@ -300,10 +306,11 @@ class CnnDetector:
         """``cnn-`` + the first 10 hex digits of SHA-256 over all shipped weights files (changes with them).
 
         The int8 models count too when this detector may use them (CPU, precision not ``fp32``): their
-        detections differ slightly from the float network's, so caches must tell them apart.
+        detections differ slightly from the float network's, so caches must tell them apart. So does
+        :data:`DECODE_VERSION`.
         """
         if self._name is None:  # hashed once per detector: caches ask for the name on every scene
-            digest = hashlib.sha256()
+            digest = hashlib.sha256(f"decode-{DECODE_VERSION}".encode())
             int8 = self.device.type == "cpu" and self.precision != "fp32"
             for profile in sorted(PROFILES):
                 paths = [self.models_dir / f"{profile}.pt"] + ([int8_path(self.models_dir, profile)] if int8 else [])
