@@ -25,7 +25,7 @@ from satwatch.detection.auto import metrics_path
 from satwatch.detection.data.splits import SPLITS
 from satwatch.detection.detector import CNN_OPTION_DETECTORS, DETECTORS, get_detector
 from satwatch.detection.profiles import PROFILES
-from satwatch.detection.training.evaluate import DEFAULT_MATCH_DISTANCE_M, MATCH_DISTANCE_M
+from satwatch.detection.training.evaluate import match_distances
 from satwatch.detection.training.figures import METRICS_FORMAT, choose_default, paired_length_errors
 from satwatch.detection.training.validation import real_sets, score, tallies_table
 from satwatch.outputs.files import write_json
@@ -63,10 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     if not sets:
         print(f"no real validation data for profile {args.profile} under ../shared/data", file=sys.stderr)
         return 1
+    prof = PROFILES[args.profile]
     report: dict[str, Any] = {
         "format": METRICS_FORMAT, "profile": args.profile,
         "command": " ".join([".venv/bin/python scripts/validate_detector.py", *(argv or sys.argv[1:])]),
-        "split": SPLITS, "match_distance_m": _distances(args.profile, args.match_distance_m), "detectors": {},
+        "split": SPLITS,
+        "match_distance_m": match_distances((*prof.point_classes, *prof.mask_classes), args.match_distance_m),
+        "detectors": {},
     }
     real: dict[str, list[Any]] = {}
     per_scene: dict[str, list[Any]] = {}
@@ -112,15 +115,6 @@ def _detector(name: str, precision: str, models_dir: Path | None = None) -> Any:
         options = {"models_dir": models_dir} if models_dir is not None else {}
         return get_detector(name, device="cpu", precision=precision, **options)
     return get_detector(name)
-
-
-def _distances(profile: str, match_distance_m: float | None) -> dict[str, float]:
-    """Match distance per class of the profile, metres (as the metrics file records it)."""
-    prof = PROFILES[profile]
-    classes = (*prof.point_classes, *prof.mask_classes)
-    if match_distance_m is not None:
-        return dict.fromkeys(classes, match_distance_m)
-    return {c: MATCH_DISTANCE_M.get(c, DEFAULT_MATCH_DISTANCE_M) for c in classes}
 
 
 def simulated_figures(profile: str, name: str, match_distance_m: float | None, precision: str,

@@ -325,7 +325,6 @@ CHECK_BANDS = ("VV", "VH")
 training chips: 4 of the CNN's 66 found ships stand 3-6 dB above the sea in VV and 10-17 dB in VH)."""
 
 
-
 @dataclass(frozen=True)
 class _Checked:
     """A proposal the local CFAR confirmed (:func:`cfar_check`), with its object's measurement when it has one."""

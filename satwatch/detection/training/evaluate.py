@@ -73,6 +73,7 @@ __all__ = [
     "Metrics",
     "evaluate",
     "evaluate_detections",
+    "match_distances",
 ]
 
 DEFAULT_MATCH_DISTANCE_M = 30.0
@@ -447,7 +448,7 @@ def evaluate(
     per_scene, per_class, total, medians = _summarise(d, lb, scenes)
     return Evaluation(
         per_scene=per_scene, per_class=per_class, total=total, median_relative_count_error=medians,
-        match_distance_m={c: by_class.get(c, other) for c in sorted(set(lb["class"]) | set(d["class"]))},
+        match_distance_m=match_distances(sorted(set(lb["class"]) | set(d["class"])), match_distance_m),
         iou_threshold=iou_threshold, min_score=float(min_score),
         simulated=simulated, notes=tuple(notes), detections=d, labels=lb,
     )
@@ -469,6 +470,20 @@ def _distances(match_distance_m: float | Mapping[str, float] | None) -> tuple[di
         if not (math.isfinite(value) and value >= 0.0):
             raise UsageError(f"match distance {value:g} m must be a number >= 0")
     return by_class, other
+
+
+def match_distances(classes: Sequence[str], match_distance_m: float | Mapping[str, float] | None = None,
+                    ) -> dict[str, float]:
+    """Return the match distance of each class in ``classes``, metres, as :func:`evaluate` applies it.
+
+    ``match_distance_m``: one distance for every class, per-class distances, or None for
+    :data:`MATCH_DISTANCE_M` (classes it does not name: :data:`DEFAULT_MATCH_DISTANCE_M`).
+
+    Raises:
+        UsageError: a distance is negative or not finite.
+    """
+    by_class, other = _distances(match_distance_m)
+    return {c: by_class.get(c, other) for c in classes}
 
 
 evaluate_detections = evaluate
