@@ -22,6 +22,9 @@ def add_parser(sub: Subparsers) -> None:
     imp.add_argument("--bands", help="comma-separated band names in file order, e.g. R,G,B,N")
     imp.add_argument("--scale", type=float, help="DN to reflectance multiplier, e.g. 0.0001")
     imp.add_argument("--offset", type=float, default=0.0, help="added after scaling (default 0)")
+    imp.add_argument("--srgb", action="store_true",
+                     help="8-bit display imagery (photos, drone frames, viewer exports): decode sRGB to linear "
+                          "values, as the vhr detector expects (instead of --scale)")
     lst = arc_sub.add_parser("list", help="list archived scenes")
     lst.add_argument("--aoi", help="only this AOI id")
 
@@ -45,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     aoi = resolve_aoi(args.aoi)
     bands = [b.strip() for b in args.bands.split(",")] if args.bands else None
     for path in args.paths:
-        out = import_geotiff(path, archive, aoi, args.sensor, args.acquired, bands, args.scale, args.offset)
+        out = import_geotiff(path, archive, aoi, args.sensor, args.acquired, bands, args.scale, args.offset,
+                             srgb=args.srgb)
         print(f"imported {path} -> {out}")
     return 0

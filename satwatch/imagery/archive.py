@@ -26,6 +26,7 @@ from shapely.geometry import mapping
 from satwatch.aoi import AOI
 from satwatch.atomic import atomic_path
 from satwatch.errors import ArchiveError, InputFileError, SceneFormatError, UsageError
+from satwatch.imagery.bands import srgb_to_linear
 from satwatch.imagery.scene import (
     SENSOR_BANDS,
     SENSORS,
@@ -251,6 +252,7 @@ def import_geotiff(
     bands: Sequence[str] | None = None,
     scale: float | None = None,
     offset: float = 0.0,
+    srgb: bool = False,
 ) -> Path:
     """Bring a user's GeoTIFF (any CRS) into the archive as a scene following the contract.
 
@@ -265,6 +267,10 @@ def import_geotiff(
         scale: multiplier turning integer DN into reflectance (e.g. 0.0001 for ESA L2A DN); default: the file's
             own scale metadata. Integer data with neither is refused.
         offset: added after scaling (e.g. -0.1 for ESA L2A processing baseline >= 04.00).
+        srgb: the file is 8-bit display imagery (photos, drone frames, viewer exports: sRGB-encoded); its DN are
+            decoded to linear values (:func:`~satwatch.imagery.bands.srgb_to_linear`), the look the ``vhr``
+            detector learnt real imagery in. Excludes ``scale`` and ``offset``; refused for ``s1`` and for data
+            that is not 8-bit.
 
     Returns:
         The archived scene path. Nodata pixels become NaN; values are stored as float32.
@@ -306,6 +312,17 @@ def import_geotiff(
         if when is None:
             raise SceneFormatError(f"{src_path} carries no acquisition time; pass --acquired YYYY-MM-DDTHH:MM:SSZ")
         data = src.read(masked=True)
+        if srgb:
+            if sensor == "s1":
+                raise UsageError("--srgb is for 8-bit optical display imagery, not Sentinel-1 sigma0")
+            if scale is not None or offset != 0.0:
+                raise UsageError("--srgb decodes the DN itself; leave out --scale and --offset")
+            if src.dtypes[0] != "uint8":
+                raise SceneFormatError(f"--srgb decodes 8-bit display imagery; {src_path} holds {src.dtypes[0]}")
+            decoded = srgb_to_linear(data.filled(0).astype(np.uint8))
+            decoded[np.ma.getmaskarray(data)] = np.nan
+            data = np.ma.masked_invalid(decoded)
+            scale = 1.0
         is_int = np.issubdtype(np.dtype(src.dtypes[0]), np.integer)
         file_scale = float(src.scales[0]) if src.scales and src.scales[0] not in (None, 1.0) else None
         use_scale = scale if scale is not None else file_scale

@@ -1,4 +1,6 @@
-"""Band constants and the Sentinel-2 "not clear" rule, one place for the detectors, observability and simulator.
+"""Band constants, the Sentinel-2 "not clear" rule and the sRGB decoding of display imagery: one place for all.
+
+The detectors, observability, loaders and simulator take them from here.
 
 Numpy and scipy only (no rasterio, no torch), so that every part can import it cheaply.
 
@@ -66,6 +68,7 @@ __all__ = [
     "hull_blob_max_pixels",
     "hull_ring_px",
     "scl_not_clear",
+    "srgb_to_linear",
 ]
 
 SCL_INVALID = (0.0, 1.0)
@@ -251,3 +254,37 @@ def _drop_near_banks(keep: Bool, cand: Bool, labels: npt.NDArray[np.int32], clou
 def _check_pixel_size(pixel_size_m: float) -> None:
     if not (math.isfinite(pixel_size_m) and pixel_size_m > 0):
         raise ValueError(f"pixel_size_m must be a positive number of metres; got {pixel_size_m!r}")
+
+
+def srgb_to_linear(dn: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    """Decode 8-bit display imagery (sRGB-encoded, as photos, drone frames and viewer exports are) to linear values.
+
+    A display image stores ``DN / 255`` with the sRGB transfer curve (about a 1/2.4 power), which compresses
+    contrast: a white car 3x as bright as the road is stored only about 1.6x as bright. Reflectance is linear, so
+    the simulator, Sentinel-2 and reflectance products are too; ``DN / 255`` read as reflectance would show the
+    detector every object at a fraction of its real contrast. This is the IEC 61966-2-1 decoding: ``c / 12.92``
+    for ``c = DN / 255 <= 0.04045``, else ``((c + 0.055) / 1.055) ** 2.4``. The result approximates reflectance up
+    to the unknown gain of the display stretch (scene-wide gains are what the detector's training varies).
+
+    Args:
+        dn: array of 8-bit digital numbers (any shape).
+
+    Returns:
+        float32 array of the same shape, 0..1.
+
+    Example:
+        >>> [round(float(v), 4) for v in srgb_to_linear(np.array([0, 10, 128, 255], dtype=np.uint8))]
+        [0.0, 0.003, 0.2159, 1.0]
+    """
+    if dn.dtype != np.uint8:
+        raise ValueError(f"srgb_to_linear decodes 8-bit digital numbers (uint8); got {dn.dtype}")
+    return _SRGB_LUT[dn]
+
+
+def _srgb_lut() -> npt.NDArray[np.float32]:
+    c = np.arange(256, dtype=np.float64) / 255.0
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+_SRGB_LUT = _srgb_lut()
+"""The 256 decoded values of :func:`srgb_to_linear`."""

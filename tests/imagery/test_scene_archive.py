@@ -163,6 +163,33 @@ def test_import_uint16_geotiff_in_other_crs(tmp_path: Path) -> None:
     assert scene.gsd_m == pytest.approx(0.5 * np.cos(np.radians(43.1)), rel=0.02)
 
 
+def test_import_srgb_decodes_8bit_display_imagery(tmp_path: Path) -> None:
+    """``--srgb``: 8-bit display DN are decoded to linear values (DN 128 is 0.216, not 0.502); nodata stays NaN."""
+    from satwatch.errors import UsageError
+
+    aoi = load_catalog()["ru_vladivostok"]
+    src = tmp_path / "photo.tif"
+    dn = np.full((3, 20, 30), 128, np.uint8)
+    dn[:, 0, 0] = 0
+    transform = rasterio.transform.from_origin(14_690_000, 5_325_000, 0.5, 0.5)
+    with rasterio.open(src, "w", driver="GTiff", width=30, height=20, count=3, dtype="uint8", crs="EPSG:3857",
+                       transform=transform, nodata=0) as dst:
+        dst.write(dn)
+    archive = Archive(tmp_path / "archive")
+    when = datetime(2024, 10, 16, 2, 10, tzinfo=UTC)
+    out = import_geotiff(src, archive, aoi, "vhr", acquired=when, bands=["R", "G", "B"], srgb=True)
+    scene = read_scene(out)
+    assert np.isnan(scene.data[0, 0, 0]) and scene.data[:, 5, 5] == pytest.approx([0.2159] * 3, abs=1e-4)
+    with pytest.raises(UsageError, match="--scale"):
+        import_geotiff(src, archive, aoi, "vhr", acquired=when, bands=["R", "G", "B"], scale=1 / 255, srgb=True)
+    wide = tmp_path / "wide.tif"
+    with rasterio.open(wide, "w", driver="GTiff", width=30, height=20, count=3, dtype="uint16", crs="EPSG:3857",
+                       transform=transform) as dst:
+        dst.write(dn.astype(np.uint16))
+    with pytest.raises(SceneFormatError, match="8-bit"):
+        import_geotiff(wide, archive, aoi, "vhr", acquired=when, bands=["R", "G", "B"], srgb=True)
+
+
 def test_import_refuses_raster_outside_aoi(tmp_path: Path) -> None:
     aoi = load_catalog()["ru_dunai"]
     src = tmp_path / "far.tif"

@@ -21,7 +21,13 @@ from satwatch.imagery.simulated import GSD_M, TRUTH_COLUMNS, VHR_MAX_PX, Rendere
 from satwatch.imagery.simulated import source as simulated_source
 from satwatch.imagery.simulated.grid import _bbox_grid
 from satwatch.imagery.simulated.landcover import _landcover
-from satwatch.imagery.simulated.materials import CONCRETE, S1_REAL_SHIP_PEAKS, S2_REAL_PORT, WATER
+from satwatch.imagery.simulated.materials import (
+    CONCRETE,
+    S1_REAL_SHIP_PEAKS,
+    S2_REAL_PORT,
+    VHR_REAL_VEHICLES,
+    WATER,
+)
 from satwatch.imagery.simulated.objects import _Present, _present
 from satwatch.imagery.simulated.sensors import _render_s2
 from satwatch.imagery.simulated.world import _world
@@ -254,6 +260,29 @@ def test_vhr_is_a_bounded_window_on_the_activity() -> None:
     assert r.scene.data.min() >= 0.0 and r.scene.data.max() <= 1.0
     assert set(r.truth["class"]) == {"encampment", "vehicle"}
     assert r.scene.footprint().contains(r.truth.geometry.union_all())
+
+
+def test_vhr_vehicles_match_the_real_calibration() -> None:
+    """Vehicles at 1 m against their ground, as the real aerial set shows them (scripts/vhr_vehicle_stats.py).
+
+    Version 6 failed it: one olive material, every vehicle darker than its ground (core ratio 0.58).
+    """
+    scen = Scenario(name="park", aois=("ru_ussuriysk",), start=T0, end=T1, seed=3, activity=(
+        _steady("ru_ussuriysk", "vehicle", "land", 120),))
+    r = render(USSURIYSK, scen.acquisitions(USSURIYSK, "vhr")[0], "vhr", scen)
+    rgb = r.scene.data[:3].astype(np.float64)
+    h, w = (rgb.shape[1] // 2) * 2, (rgb.shape[2] // 2) * 2
+    lum = rgb[:, :h, :w].reshape(3, h // 2, 2, w // 2, 2).mean(axis=(0, 2, 4))  # 1 m, as the vhr profile reads it
+    ratios = []
+    for row in r.truth[r.truth["class"] == "vehicle"].itertuples():
+        rr, cc = (v // 2 for v in _rc(r, row.geometry.x, row.geometry.y))
+        if 7 <= rr < lum.shape[0] - 7 and 7 <= cc < lum.shape[1] - 7:
+            ring = lum[rr - 6:rr + 7, cc - 6:cc + 7].copy()
+            ring[3:10, 3:10] = np.nan
+            ratios.append(lum[rr - 1:rr + 2, cc - 1:cc + 2].mean() / np.nanmedian(ring))
+    assert len(ratios) >= 60
+    assert abs(np.mean(np.array(ratios) > 1.0) - VHR_REAL_VEHICLES["brighter_share"]) < 0.15, ratios
+    assert abs(np.median(ratios) - VHR_REAL_VEHICLES["core_ratio_median"]) < 0.08, ratios
 
 
 def test_search_respects_period_revisit_and_reports_clouds(tiny: Scenario) -> None:

@@ -16,7 +16,10 @@ Quirks handled here (all real):
   is placed north-up on the synthetic grid (:func:`~satwatch.detection.data.labelled.synthetic_transform`,
   EPSG:32651, slot :data:`SYNTHETIC_SLOT`) at that pixel size: positions are synthetic, only positions
   within an image mean anything;
-- 8-bit RGB: bands ``("R", "G", "B")`` as reflectance ~ DN / 255 (a display stretch, not calibrated);
+- 8-bit RGB display imagery (sRGB-encoded, like every photo and drone frame): bands ``("R", "G", "B")`` decoded
+  to linear values with :func:`~satwatch.imagery.bands.srgb_to_linear`, an approximation of reflectance up to
+  the unknown gain of the display stretch (not calibrated). ``DN / 255`` read as reflectance would compress every
+  contrast (a white car 3x as bright as its road stored 1.6x); the simulator and reflectance products are linear;
 - classes car, truck, bus, minibus are class ``vehicle`` with ``vehicle_type``; ``cyclist`` is labelled too
   but not a class satwatch scores: ``visible = False`` (don't care);
 - boxes are axis-aligned: ``length_m`` / ``width_m`` are the box's long / short side in metres (a car
@@ -53,6 +56,7 @@ from satwatch.detection.data.labelled import (
     synthetic_transform,
 )
 from satwatch.errors import InputFileError, UsageError
+from satwatch.imagery.bands import srgb_to_linear
 from satwatch.imagery.scene import Scene, SceneMeta
 
 __all__ = [
@@ -235,7 +239,7 @@ def _sequence_gsd(entries: list[_Entry]) -> dict[str, float]:
 
 
 def _read_rgb(path: Path) -> npt.NDArray[np.float32]:
-    """(3, H, W) float32 reflectance ~ DN / 255 of an 8-bit image."""
+    """(3, H, W) float32 linear values 0..1 of an 8-bit sRGB image (:func:`~satwatch.imagery.bands.srgb_to_linear`)."""
     try:
         with Image.open(path) as image:
             if image.mode not in ("RGB", "L", "RGBA", "P"):
@@ -246,7 +250,7 @@ def _read_rgb(path: Path) -> npt.NDArray[np.float32]:
         raise InputFileError(f"cannot read image {path}: {exc}") from exc
     data = np.empty((3, *bands[0].shape), dtype=np.float32)
     for i, band in enumerate(bands):
-        np.multiply(band, np.float32(1 / 255), out=data[i], dtype=np.float32)
+        data[i] = srgb_to_linear(band)
     return data
 
 

@@ -79,6 +79,15 @@ _DECKS = np.array([
 ], dtype=np.float32)
 _WHITE = np.array([0.420, 0.440, 0.450, 0.480, 0.400, 0.330], dtype=np.float32)
 _VEHICLE = np.array([0.050, 0.070, 0.060, 0.190, 0.150, 0.100], dtype=np.float32)
+VHR_REAL_VEHICLES: dict[str, float] = {"brighter_share": 0.375, "core_ratio_median": 0.83}
+"""Real vehicles at 1 m against their ground (``scripts/vhr_vehicle_stats.py`` on the aerial training sequences,
+2,334 vehicles, sRGB-decoded to linear values): the share brighter than the ground around them, and the median
+ratio of the 3 x 3 m core's brightness to the ground's (10-90%: 0.53-2.01). Simulator version 6 painted every
+vehicle in one olive material: all darker than their ground, core ratio 0.58 (0.52-0.64)."""
+VHR_VEHICLE_DARK = (0.28, 0.97)
+"""Brightness factor range of dark vehicles in VHR scenes, times the gravel-lot spectrum (drawn per vehicle)."""
+VHR_VEHICLE_BRIGHT = (1.1, 2.9)
+"""... of bright (white, silver) vehicles; a share ``VHR_REAL_VEHICLES["brighter_share"]`` of them."""
 _TENT_OLIVE = np.array([0.060, 0.080, 0.070, 0.220, 0.180, 0.120], dtype=np.float32)
 _TENT_WHITE = np.array([0.480, 0.490, 0.500, 0.540, 0.450, 0.380], dtype=np.float32)
 _SHED = np.array([0.300, 0.310, 0.320, 0.340, 0.330, 0.300], dtype=np.float32)

@@ -17,6 +17,7 @@ from satwatch.imagery.simulated.materials import (
     _CAMP_GROUND,
     _DECKS,
     _FOAM,
+    _LUT,
     _S1_SHIP_DB_100M,
     _S1_SHIP_DB_PER_DECADE,
     _S1_SHIP_SPREAD_DB,
@@ -26,10 +27,25 @@ from satwatch.imagery.simulated.materials import (
     _TENT_WHITE,
     _VEHICLE,
     _WHITE,
+    GRAVEL,
+    VHR_REAL_VEHICLES,
+    VHR_VEHICLE_BRIGHT,
+    VHR_VEHICLE_DARK,
 )
 from satwatch.imagery.simulated.noise import _rng
 from satwatch.imagery.simulated.objects import _Convoy, _Present, _Ship, _tent_cells
 from satwatch.imagery.simulated.sites import _Camp, _Park
+
+
+def _vehicle_tones(object_id: str, n: int) -> F64:
+    """Brightness factors of ``n`` VHR vehicles of one park or convoy (stable per object id).
+
+    A share ``VHR_REAL_VEHICLES["brighter_share"]`` is bright (:data:`VHR_VEHICLE_BRIGHT`), the rest dark
+    (:data:`VHR_VEHICLE_DARK`), as the real aerial vehicles are against their ground.
+    """
+    rng = _rng(object_id, "vehicle-tones")
+    bright = rng.random(n) < VHR_REAL_VEHICLES["brighter_share"]
+    return np.where(bright, rng.uniform(*VHR_VEHICLE_BRIGHT, n), rng.uniform(*VHR_VEHICLE_DARK, n))
 
 
 class _Canvas:
@@ -66,11 +82,14 @@ class _Canvas:
         return cov
 
     def paint(self, win: tuple[int, int, int, int], cov: F32, value: F32, solid: bool = True) -> None:
-        """Blend ``value`` (per band) over the window with coverage ``cov`` 0..1."""
+        """Blend ``value`` over the window with coverage ``cov`` 0..1.
+
+        ``value``: per band ``(bands,)``, or per band and pixel ``(bands, h, w)``.
+        """
         r0, r1, c0, c1 = win
         block = self.values[:, r0:r1, c0:c1]
         block *= 1 - cov[None]
-        block += value[:, None, None] * cov[None]
+        block += (value if value.ndim == 3 else value[:, None, None]) * cov[None]
         if solid:
             np.maximum(self.objects[r0:r1, c0:c1], cov, out=self.objects[r0:r1, c0:c1])
 
@@ -146,17 +165,32 @@ class _Canvas:
         sizes = _rng(park.object_id, "vehicle-sizes").uniform(0.85, 1.25, (park.capacity, 2))
         kk = np.clip(k, 0, park.capacity - 1)
         body = ok & (np.abs(du) <= 3.5 * sizes[kk, 0]) & (np.abs(dv) <= 1.25 * sizes[kk, 1])
-        self.paint(win, self._cover(body, win), self.material(_VEHICLE, (4.0, -4.0)))
+        self._paint_vehicles(win, body, _vehicle_tones(park.object_id, park.capacity)[kk])
 
     def convoy(self, convoy: _Convoy) -> None:
         """Vehicles one by one along the road."""
-        for x, y, heading in convoy.points:
+        tones = _vehicle_tones(convoy.object_id, len(convoy.points))
+        for (x, y, heading), tone in zip(convoy.points, tones, strict=True):
             frame = self._frame(x, y, heading, 4.0 + 2 * self.grid.res)
             if frame is None:
                 continue
             win, u, v = frame
             body = (np.abs(u) <= 3.8) & (np.abs(v) <= 1.3)
-            self.paint(win, self._cover(body, win), self.material(_VEHICLE, (4.0, -4.0)))
+            self._paint_vehicles(win, body, np.full(body.shape, tone))
+
+    def _paint_vehicles(self, win: tuple[int, int, int, int], body: Bool, tone: F64) -> None:
+        """Paint vehicle bodies (supersample mask ``body``), each in its own tone in VHR scenes.
+
+        ``tone``: per supersample, the brightness factor of the body it belongs to, times the gravel-lot spectrum.
+        Other sensors paint one olive material (at 10 m a vehicle is a fraction of a pixel).
+        """
+        cov = self._cover(body, win)
+        if self.sensor != "vhr":
+            self.paint(win, cov, self.material(_VEHICLE, (4.0, -4.0)))
+            return
+        toned = self._cover(np.where(body, tone, 0.0), win)
+        factor = np.divide(toned, cov, out=np.ones_like(cov), where=cov > 0)
+        self.paint(win, cov, self.material(_LUT[GRAVEL], (0.0, 0.0))[:, None, None] * factor[None])
 
     def camp(self, camp: _Camp, area: float) -> None:
         """Compacted ground of ``area`` m2, then olive and white tents and sheds in rows."""

@@ -18,7 +18,7 @@ from satwatch.imagery.simulated.conditions import cloud_fraction
 from satwatch.imagery.simulated.rendering import render
 from satwatch.imagery.source import Acquisition
 
-SIMULATOR_VERSION = "6"
+SIMULATOR_VERSION = "7"
 """Bumped whenever rendering changes, so archived simulated scenes are rendered again."""
 
 

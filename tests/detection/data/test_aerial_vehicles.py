@@ -27,14 +27,15 @@ def aerial(tmp_path: Path) -> Path:
     return write_aerial(tmp_path / "aerial_vehicles")
 
 
-def test_rgb_reflectance(aerial: Path) -> None:
+def test_rgb_decoded_from_srgb(aerial: Path) -> None:
+    """8-bit display pixels are sRGB-decoded to linear values: DN 51 (0.2 on a display) is 0.033, not 0.2."""
     images = load_images(aerial)
     assert [i.scene_id for i in images] == ["MOS160", "MOS161", "MOS80", "DJI_0005-0018"]
     scene = images[0].scene
     assert scene.bands == ("R", "G", "B") and scene.data.dtype == np.float32 and scene.data.shape == (3, 100, 200)
-    assert scene.data[:, 50, 50].tolist() == pytest.approx([1.0, 0.2, 0.0])
+    assert scene.data[:, 50, 50].tolist() == pytest.approx([1.0, 0.0331, 0.0], abs=1e-4)
     drone = images[3].scene  # JPEG: close to the written values
-    assert drone.data[:, 45, 80] == pytest.approx([1.0, 0.2, 0.0], abs=0.02)
+    assert drone.data[:, 45, 80] == pytest.approx([1.0, 0.0331, 0.0], abs=0.01)
     assert scene.meta.sensor == "vhr" and scene.meta.source == "aerial_vehicles" and not scene.meta.simulated
 
 
