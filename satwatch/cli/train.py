@@ -39,9 +39,6 @@ def add_parser(sub: Subparsers) -> None:
     trn.add_argument("--paste-hulls", type=int, default=0, metavar="N",
                      help="s2: also train on a copy of each training port with N real hulls, cut out of the training "
                      "ports by their masks, pasted berthed along its quays (default 0: none)")
-    trn.add_argument("--paste-vehicles", type=int, default=0, metavar="N",
-                     help="vhr: also train on a copy of each real training image with N real vehicles, cut out of "
-                     "the training images, pasted onto its open pavement (default 0: none)")
     trn.add_argument("--arch", choices=("v1", "v2"), default="",
                      help="network architecture (default: the profile's, v2 for s2, v1 for s1 and vhr)")
     trn.add_argument("--train-ports", help="s2: comma-separated sen2ships ports to train on (default: all but "
@@ -68,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                       scenario=str(args.scenario), init=str(args.init) if args.init else None,
                       area_focus=args.area_focus, max_scenes=args.max_scenes, workers=args.workers, arch=args.arch,
                       train_ports=ports, hard_negatives=args.hard_negatives,
-                      paste_hulls=args.paste_hulls, paste_vehicles=args.paste_vehicles)
+                      paste_hulls=args.paste_hulls)
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -108,10 +108,6 @@ class TrainConfig:
     """``s2``: also train on a copy of each training port with this many real hulls (cut out of the training
     ports by their masks) pasted berthed along its quays (:func:`~satwatch.detection.data.training_data.
     paste_real_hulls`); 0: none."""
-    paste_vehicles: int = 0
-    """``vhr``: also train on a copy of each real training image with this many real vehicles (cut out of the
-    training images) pasted onto its open pavement (:func:`~satwatch.detection.data.training_data.
-    paste_real_vehicles`); 0: none."""
     workers: int = 0
     """Processes making batches (0: the training process itself). Part of what makes a run reproducible."""
     arch: str = ""
@@ -404,17 +400,7 @@ def make_samples(cfg: TrainConfig, say: Callable[[str], None]) -> dict[str, list
     if cfg.real_fraction > 0:
         from satwatch.detection.data.training_data import real_training_samples
 
-        own = real_training_samples(profile, simulated, miner=miner)
-        real += own
-        if cfg.paste_vehicles > 0 and profile.name == "vhr":
-            from satwatch.detection.data.training_data import paste_real_vehicles, vehicle_cutouts
-
-            squares = vehicle_cutouts(own)
-            pasted = paste_real_vehicles(own, squares, cfg.paste_vehicles, seed=cfg.seed)
-            before = {s.name: len(s.points) for s in own}
-            added = sum(len(s.points) - before[s.name.removesuffix("+vehicles")] for s in pasted)
-            say(f"{len(squares)} real vehicles cut out; {added} pasted into {len(pasted)} image copies")
-            real += pasted
+        real += real_training_samples(profile, simulated, miner=miner)
     return {"simulated": simulated, "real": real}
 
 
