@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_precision.py
 	$(BIN)/python benchmarks/bench_s1_hybrid.py
 	$(BIN)/python benchmarks/bench_observe.py
+	$(BIN)/python benchmarks/bench_s1_scene.py
 	$(BIN)/python benchmarks/bench_rerun.py
 
 clean:

@@ -128,7 +128,13 @@ def detect_path(detector: Detector, path: str | Path, scene: Scene | None = None
 
     A detector with a ``detect_file`` method (the CNN) reads the file itself in windows, so memory stays bounded;
     any other gets the whole scene: ``scene`` when the caller has already read it, else the file read once.
+    ``auto`` hands the work to its profile's default first (so ``cnn-cfar`` gets the caller's scene, and what it
+    derives from the pixels, :attr:`Scene.derived`, is there for observability too).
     """
+    delegate = getattr(detector, "delegate", None)
+    if callable(delegate):
+        sensor = scene.meta.sensor if scene is not None else read_scene_header(path).meta.sensor
+        detector = delegate(sensor)
     detect_file = getattr(detector, "detect_file", None)
     if detect_file is not None:
         found: gpd.GeoDataFrame = detect_file(path)

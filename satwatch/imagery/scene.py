@@ -157,6 +157,11 @@ class Scene:
     """Affine pixel-to-CRS transform (upper-left corner of pixel (0, 0)); units of ``crs``."""
     meta: SceneMeta
     """Provenance: sensor, acquisition time, source, simulated flag, AOI and id."""
+    derived: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+    """Memo of what is derived from these pixels and asked for twice per scene (the Sentinel-1 water and berth
+    masks that both ``cnn-cfar`` and observability need: :func:`~satwatch.detection.models.baseline.sar_berths`).
+    Never copied (a scene made with :func:`dataclasses.replace` starts empty); pixels are not to be changed in
+    place once a scene is built."""
 
     def __post_init__(self) -> None:
         if self.data.ndim != 3 or self.data.shape[0] != len(self.bands):

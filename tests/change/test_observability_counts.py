@@ -117,3 +117,31 @@ def test_sentinel1_berth_zone_is_the_water_within_60_m_of_a_coast() -> None:
     optical = make_scene("s2", height=100, width=100)
     seen = observe(optical, _aoi_covering_left_half(optical))
     assert seen.observed_berth_km2 == 0.0 and seen == observe(optical, _aoi_covering_left_half(optical))
+
+
+def test_sar_berths_are_computed_once_per_scene(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cnn-cfar and observability ask for the same water and berth masks of a scene: computed once, shared."""
+    from dataclasses import replace
+
+    import satwatch.detection.models.baseline as baseline
+
+    calls = []
+    real = baseline._sar_berths
+    monkeypatch.setattr(baseline, "_sar_berths", lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(1)
+    coast = make_scene("s1", height=120, width=120)
+    coast.data[0] = np.where(np.arange(120)[None, :] < 60, -22.0, -6.0) + rng.normal(0, 1.0, (120, 120))
+    coast.data[1] = coast.data[0] - 7.0
+    valid = np.isfinite(coast.band("VV"))
+    water, berth = baseline.sar_berths(coast, valid, baseline.SarParams())
+    again = baseline.sar_berths(coast, valid.copy(), baseline.SarParams())
+    assert len(calls) == 1 and again[0] is water and again[1] is berth and berth.any()
+    assert not berth.flags.writeable  # shared: no caller may change it
+    x0, y0 = coast.transform.c, coast.transform.f
+    whole = validate_aoi("whole", project_geometry(box(x0, y0 - 1200, x0 + 1200, y0), coast.crs, 4326), {}, "t")
+    assert observe(coast, whole).observed_berth_km2 > 0 and len(calls) == 1  # observability reuses them
+    holed = valid.copy()
+    holed[:10] = False
+    baseline.sar_berths(coast, holed, baseline.SarParams())  # another valid mask: computed again
+    baseline.sar_berths(replace(coast), valid, baseline.SarParams())  # another scene object: its own memo
+    assert len(calls) == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -146,3 +147,28 @@ def test_ground_axes() -> None:
     axes = ground_axes_m(lonlat)
     assert axes[0, 0] == pytest.approx(1e-4 * 111_320 * math.cos(math.radians(43.1)), rel=0.01)
     assert axes[1, 1] == pytest.approx(-1e-4 * 111_100, rel=0.01)
+
+
+def test_auto_hands_a_pre_read_scene_to_its_profile_default(tmp_path: Path) -> None:
+    """detect_path with ``auto``: a default without windowed reads (cnn-cfar) gets the caller's scene, no re-read."""
+    from satwatch.detection.detector import detect_path
+    from tests.conftest import make_scene
+
+    scene = make_scene("s1", height=16, width=16)
+    seen: list[Any] = []
+
+    class Whole:
+        def detect(self, s: Any) -> str:
+            seen.append(s)
+            return "found"
+
+    class Auto:
+        def delegate(self, sensor: str) -> Whole:
+            assert sensor == "s1"
+            return Whole()
+
+        def detect_file(self, path: Any) -> str:
+            raise AssertionError("read the file again")
+
+    assert detect_path(Auto(), tmp_path / "never-read.tif", scene) == "found"  # type: ignore[arg-type]
+    assert seen == [scene] and seen[0] is scene

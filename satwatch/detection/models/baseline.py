@@ -567,8 +567,21 @@ def sar_berths(scene: Scene, valid: BoolArray, params: SarParams) -> tuple[BoolA
         params: detector settings of the water mask.
 
     Returns:
-        Two ``(height, width)`` boolean masks.
+        Two ``(height, width)`` boolean masks (read-only: computed once per scene, valid mask and settings, and
+        kept in :attr:`Scene.derived` for the next caller: ``cnn-cfar`` and observability both need them).
     """
+    key = ("sar_berths", params)
+    memo = scene.derived.get(key)
+    if memo is not None and np.array_equal(memo[0], valid):
+        return memo[1], memo[2]
+    water, berth = _sar_berths(scene, valid, params)
+    for mask in (water, berth):
+        mask.flags.writeable = False
+    scene.derived[key] = (valid.copy(), water, berth)
+    return water, berth
+
+
+def _sar_berths(scene: Scene, valid: BoolArray, params: SarParams) -> tuple[BoolArray, BoolArray]:
     from scipy import ndimage
 
     from satwatch.detection.water import SAR_COAST_SEPARATION_DB, VESSEL_BLOB_HOLES, sar_coast_separation_db
