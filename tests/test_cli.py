@@ -136,3 +136,24 @@ def test_one_module_per_command_and_both_module_entry_points() -> None:
         assert callable(module.add_parser) and callable(module.run) and module.__doc__
     res = subprocess.run([sys.executable, "-m", "satwatch", "--help"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and all(name in res.stdout for name in names)
+
+
+def test_archive_import_srgb_decodes_8bit_display_imagery(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``archive import --srgb``: the flag reaches the import (DN 128 stored as 0.216); with --scale, one line, 2."""
+    import numpy as np
+    import rasterio
+
+    from satwatch.imagery.scene import read_scene
+
+    src = tmp_path / "drone.tif"
+    with rasterio.open(src, "w", driver="GTiff", width=30, height=20, count=3, dtype="uint8", crs="EPSG:3857",
+                       transform=rasterio.transform.from_origin(14_690_000, 5_325_000, 0.5, 0.5)) as dst:
+        dst.write(np.full((3, 20, 30), 128, np.uint8))
+    argv = ("archive", "import", str(src), "--aoi", "ru_vladivostok", "--bands", "R,G,B",
+            "--acquired", "2024-10-16T02:10:00Z")
+    code, _, err = _run(capsys, *argv, "--srgb", "--scale", "0.004")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--srgb" in err
+    code, out, _ = _run(capsys, *argv, "--srgb")
+    assert code == 0, out
+    scene = read_scene(out.strip().rsplit(" -> ", 1)[1])
+    assert scene.data[:, 5, 5] == pytest.approx([0.2159] * 3, abs=1e-4)
