@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import rasterio
 from pyproj import CRS
 from shapely.geometry import mapping
@@ -243,6 +244,27 @@ def stac_item(scene: Scene, path: Path, properties: dict[str, Any]) -> dict[str,
     }
 
 
+def _dn_to_values(data: np.ma.MaskedArray, names: Sequence[str], sensor: str, scale: float | None, offset: float,
+                  src_path: Path) -> npt.NDArray[np.float32]:
+    """File values to scene values: ``DN x scale + offset`` (SCL codes kept as they are), NaN where masked.
+
+    Raises:
+        SceneFormatError: integer DN of an optical sensor without a scale.
+    """
+    if np.issubdtype(data.dtype, np.integer) and scale is None and sensor != "s1":
+        raise SceneFormatError(
+            f"{src_path} holds integer DN ({data.dtype}) and no scale; pass --scale (e.g. 0.0001 for ESA L2A)"
+        )
+    values: npt.NDArray[np.float32] = np.ma.filled(data.astype(np.float32), np.nan)
+    if "SCL" not in names:
+        return values if scale is None else values * np.float32(scale) + np.float32(offset)
+    band_scale = np.full(len(names), scale if scale is not None else 1.0, np.float32)
+    band_offset = np.full(len(names), offset, np.float32)
+    band_scale[names.index("SCL")], band_offset[names.index("SCL")] = 1.0, 0.0
+    out: npt.NDArray[np.float32] = values * band_scale[:, None, None] + band_offset[:, None, None]
+    return out
+
+
 def import_geotiff(
     path: str | Path,
     archive: Archive,
@@ -319,28 +341,11 @@ def import_geotiff(
                 raise UsageError("--srgb decodes the DN itself; leave out --scale and --offset")
             if src.dtypes[0] != "uint8":
                 raise SceneFormatError(f"--srgb decodes 8-bit display imagery; {src_path} holds {src.dtypes[0]}")
-            decoded = srgb_to_linear(data.filled(0).astype(np.uint8))
-            decoded[np.ma.getmaskarray(data)] = np.nan
-            data = np.ma.masked_invalid(decoded)
-            scale = 1.0
-        is_int = np.issubdtype(np.dtype(src.dtypes[0]), np.integer)
-        file_scale = float(src.scales[0]) if src.scales and src.scales[0] not in (None, 1.0) else None
-        use_scale = scale if scale is not None else file_scale
-        if is_int and use_scale is None and sensor != "s1":
-            raise SceneFormatError(
-                f"{src_path} holds integer DN ({src.dtypes[0]}) and no scale; pass --scale (e.g. 0.0001 for ESA L2A)"
-            )
-        values = data.astype(np.float32).filled(np.nan)
-        if "SCL" in names:
-            scl = names.index("SCL")
-            band_scale = np.ones(len(names), np.float32)
-            band_scale[:] = use_scale if use_scale is not None else 1.0
-            band_scale[scl] = 1.0
-            band_offset = np.full(len(names), offset, np.float32)
-            band_offset[scl] = 0.0
-            values = values * band_scale[:, None, None] + band_offset[:, None, None]
-        elif use_scale is not None:
-            values = values * np.float32(use_scale) + np.float32(offset)
+            values = srgb_to_linear(data.filled(0))
+            values[np.ma.getmaskarray(data)] = np.nan
+        else:
+            file_scale = float(src.scales[0]) if src.scales and src.scales[0] not in (None, 1.0) else None
+            values = _dn_to_values(data, names, sensor, scale if scale is not None else file_scale, offset, src_path)
         footprint_crs = CRS.from_user_input(src.crs.to_wkt())
         meta = SceneMeta(sensor=sensor, acquired=when, source="import", simulated=False, aoi=aoi.id)
         scene = Scene(data=values.astype(np.float32), bands=names, crs=footprint_crs, transform=src.transform,
