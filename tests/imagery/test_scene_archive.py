@@ -138,17 +138,21 @@ def test_killed_write_leaves_nothing_that_reads_as_a_scene(tmp_path: Path) -> No
     assert not list(root.rglob(".*.partial*"))
 
 
+def _vladivostok_tiff(path: Path, dn: np.ndarray, nodata: float | None = 0, **tags: str) -> Path:
+    """Write ``dn`` ``(bands, h, w)`` as a GeoTIFF on a Web Mercator grid over Vladivostok, 0.5 m pixels."""
+    transform = rasterio.transform.from_origin(14_690_000, 5_325_000, 0.5, 0.5)
+    with rasterio.open(path, "w", driver="GTiff", width=dn.shape[2], height=dn.shape[1], count=dn.shape[0],
+                       dtype=str(dn.dtype), crs="EPSG:3857", transform=transform, nodata=nodata) as dst:
+        dst.write(dn)
+        dst.update_tags(**tags)
+    return path
+
+
 def test_import_uint16_geotiff_in_other_crs(tmp_path: Path) -> None:
     aoi = load_catalog()["ru_vladivostok"]
-    src = tmp_path / "vhr.tif"
     dn = np.full((4, 40, 50), 2500, np.uint16)
     dn[:, 0, 0] = 0
-    # Web Mercator grid over Vladivostok, 0.5 m pixels
-    transform = rasterio.transform.from_origin(14_690_000, 5_325_000, 0.5, 0.5)
-    with rasterio.open(src, "w", driver="GTiff", width=50, height=40, count=4, dtype="uint16", crs="EPSG:3857",
-                       transform=transform, nodata=0) as dst:
-        dst.write(dn)
-        dst.update_tags(TIFFTAG_DATETIME="2024:10:16 02:10:00")
+    src = _vladivostok_tiff(tmp_path / "vhr.tif", dn, TIFFTAG_DATETIME="2024:10:16 02:10:00")
     archive = Archive(tmp_path / "archive")
     with pytest.raises(SceneFormatError, match="--scale"):
         import_geotiff(src, archive, aoi, "vhr", bands=["R", "G", "B", "N"])
@@ -163,18 +167,25 @@ def test_import_uint16_geotiff_in_other_crs(tmp_path: Path) -> None:
     assert scene.gsd_m == pytest.approx(0.5 * np.cos(np.radians(43.1)), rel=0.02)
 
 
+def test_import_scales_and_offsets_reflectance_but_not_scl_codes(tmp_path: Path) -> None:
+    """ESA L2A DN (baseline >= 04.00): reflectance = DN x 0.0001 - 0.1; the SCL band keeps its class codes."""
+    dn = np.full((3, 20, 30), 3000, np.uint16)
+    dn[2] = 6  # SCL water
+    src = _vladivostok_tiff(tmp_path / "l2a.tif", dn, nodata=None)
+    when = datetime(2024, 10, 16, 2, 10, tzinfo=UTC)
+    out = import_geotiff(src, Archive(tmp_path / "archive"), load_catalog()["ru_vladivostok"], "s2", acquired=when,
+                         bands=["B03", "B08", "SCL"], scale=1e-4, offset=-0.1)
+    assert read_scene(out).data[:, 5, 5] == pytest.approx([0.2, 0.2, 6.0])
+
+
 def test_import_srgb_decodes_8bit_display_imagery(tmp_path: Path) -> None:
     """``--srgb``: 8-bit display DN are decoded to linear values (DN 128 is 0.216, not 0.502); nodata stays NaN."""
     from satwatch.errors import UsageError
 
     aoi = load_catalog()["ru_vladivostok"]
-    src = tmp_path / "photo.tif"
     dn = np.full((3, 20, 30), 128, np.uint8)
     dn[:, 0, 0] = 0
-    transform = rasterio.transform.from_origin(14_690_000, 5_325_000, 0.5, 0.5)
-    with rasterio.open(src, "w", driver="GTiff", width=30, height=20, count=3, dtype="uint8", crs="EPSG:3857",
-                       transform=transform, nodata=0) as dst:
-        dst.write(dn)
+    src = _vladivostok_tiff(tmp_path / "photo.tif", dn)
     archive = Archive(tmp_path / "archive")
     when = datetime(2024, 10, 16, 2, 10, tzinfo=UTC)
     out = import_geotiff(src, archive, aoi, "vhr", acquired=when, bands=["R", "G", "B"], srgb=True)
@@ -182,10 +193,7 @@ def test_import_srgb_decodes_8bit_display_imagery(tmp_path: Path) -> None:
     assert np.isnan(scene.data[0, 0, 0]) and scene.data[:, 5, 5] == pytest.approx([0.2159] * 3, abs=1e-4)
     with pytest.raises(UsageError, match="--scale"):
         import_geotiff(src, archive, aoi, "vhr", acquired=when, bands=["R", "G", "B"], scale=1 / 255, srgb=True)
-    wide = tmp_path / "wide.tif"
-    with rasterio.open(wide, "w", driver="GTiff", width=30, height=20, count=3, dtype="uint16", crs="EPSG:3857",
-                       transform=transform) as dst:
-        dst.write(dn.astype(np.uint16))
+    wide = _vladivostok_tiff(tmp_path / "wide.tif", dn.astype(np.uint16), nodata=None)
     with pytest.raises(SceneFormatError, match="8-bit"):
         import_geotiff(wide, archive, aoi, "vhr", acquired=when, bands=["R", "G", "B"], srgb=True)
 
