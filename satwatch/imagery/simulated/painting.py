@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from satwatch.imagery.simulated.arrays import F32, F64, Bool
+from satwatch.imagery.simulated.arrays import F32, F64, I64, Bool
 from satwatch.imagery.simulated.grid import _Grid
 from satwatch.imagery.simulated.materials import (
     _CAMP_GROUND,
@@ -165,29 +165,31 @@ class _Canvas:
         sizes = _rng(park.object_id, "vehicle-sizes").uniform(0.85, 1.25, (park.capacity, 2))
         kk = np.clip(k, 0, park.capacity - 1)
         body = ok & (np.abs(du) <= 3.5 * sizes[kk, 0]) & (np.abs(dv) <= 1.25 * sizes[kk, 1])
-        self._paint_vehicles(win, body, _vehicle_tones(park.object_id, park.capacity)[kk])
+        self._paint_vehicles(win, body, park.object_id, park.capacity, kk)
 
     def convoy(self, convoy: _Convoy) -> None:
         """Vehicles one by one along the road."""
-        tones = _vehicle_tones(convoy.object_id, len(convoy.points))
-        for (x, y, heading), tone in zip(convoy.points, tones, strict=True):
+        for i, (x, y, heading) in enumerate(convoy.points):
             frame = self._frame(x, y, heading, 4.0 + 2 * self.grid.res)
             if frame is None:
                 continue
             win, u, v = frame
             body = (np.abs(u) <= 3.8) & (np.abs(v) <= 1.3)
-            self._paint_vehicles(win, body, np.full(body.shape, tone))
+            self._paint_vehicles(win, body, convoy.object_id, len(convoy.points), i)
 
-    def _paint_vehicles(self, win: tuple[int, int, int, int], body: Bool, tone: F64) -> None:
-        """Paint vehicle bodies (supersample mask ``body``), each in its own tone in VHR scenes.
+    def _paint_vehicles(self, win: tuple[int, int, int, int], body: Bool, object_id: str, n: int,
+                        which: I64 | int) -> None:
+        """Paint vehicle bodies (supersample mask ``body``) of park or convoy ``object_id`` (``n`` vehicles).
 
-        ``tone``: per supersample, the brightness factor of the body it belongs to, times the gravel-lot spectrum.
-        Other sensors paint one olive material (at 10 m a vehicle is a fraction of a pixel).
+        In VHR scenes each in its own tone (:func:`_vehicle_tones`, times the gravel-lot spectrum); ``which`` is the
+        vehicle each supersample belongs to (an index array like ``body``, or one index). Other sensors paint one
+        olive material (at 10 m a vehicle is a fraction of a pixel), and draw no tones.
         """
         cov = self._cover(body, win)
         if self.sensor != "vhr":
             self.paint(win, cov, self.material(_VEHICLE, (4.0, -4.0)))
             return
+        tone = np.broadcast_to(_vehicle_tones(object_id, n)[which], body.shape)
         toned = self._cover(np.where(body, tone, 0.0), win)
         factor = np.divide(toned, cov, out=np.ones_like(cov), where=cov > 0)
         self.paint(win, cov, self.material(_LUT[GRAVEL], (0.0, 0.0))[:, None, None] * factor[None])
