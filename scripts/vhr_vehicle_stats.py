@@ -2,7 +2,8 @@
 """Compare the simulator's VHR vehicles with the real aerial vehicles at 1 m: how they stand out from their ground.
 
 The same measurement on both sides, on the ``vhr`` profile grid (1 m, real images block-averaged from 0.05-0.13 m
-and read as satwatch reads them, 8-bit DN / 255): per labelled vehicle, the mean brightness (mean of R, G, B)
+and read as satwatch reads them, 8-bit sRGB decoded to linear values): per labelled vehicle, the mean brightness
+(mean of R, G, B)
 of the 3 x 3 m core at its centre against the median of the ground 4-6 m around it (a 13 x 13 m window without
 its central 7 x 7 m). Prints the share of vehicles brighter than their ground and percentiles of the core /
 ground ratio; :data:`satwatch.imagery.simulated.materials.VHR_REAL_VEHICLES` holds the real figures the simulator
